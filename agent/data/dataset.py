@@ -1,0 +1,76 @@
+"""The in-memory dataset every part of Shelfcast works on.
+
+Sales are long (`unique_id, ds, y` plus optional `price`, `promo`), the Nixtla
+convention, so statsforecast/utilsforecast functions apply directly. The catalog
+holds one row per product with the text used for retrieval and regression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+from pydantic import BaseModel
+
+SALES_KEYS = ["unique_id", "ds"]
+CATALOG_TEXT_FIELDS = ["department", "category", "subcategory", "package_size", "brand"]
+
+
+class Fix(BaseModel):
+    """One thing the loader changed or dropped, reported to the user (never silent)."""
+
+    source: str
+    action: str
+    count: int
+    detail: str = ""
+
+    def __str__(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.source}: {self.action}: {self.count:,}{extra}"
+
+
+@dataclass
+class Dataset:
+    """Validated sales and catalog, with the frequency and what loading fixed."""
+
+    name: str
+    sales: pd.DataFrame
+    catalog: pd.DataFrame
+    freq: str
+    fixes: list[Fix] = field(default_factory=list)
+
+    @property
+    def season_length(self) -> int:
+        """Periods per year, for seasonal baselines and MASE scaling."""
+        return season_length(self.freq)
+
+    def history(self, unique_id: str) -> pd.Series:
+        """Sales of one product indexed by `ds` (empty for a product with no history)."""
+        rows = self.sales[self.sales["unique_id"] == unique_id]
+        return rows.set_index("ds")["y"]
+
+    def product(self, unique_id: str) -> pd.Series:
+        """The catalog row of one product; KeyError names the id when it is unknown."""
+        match = self.catalog[self.catalog["unique_id"] == unique_id]
+        if match.empty:
+            raise KeyError(f"unknown product id {unique_id!r} in dataset {self.name!r}")
+        return match.iloc[0]
+
+
+def season_length(freq: str) -> int:
+    base = freq.split("-")[0].upper()
+    return {"D": 7, "W": 52, "MS": 12, "M": 12, "ME": 12}.get(base, 1)
+
+
+def product_text(row: pd.Series | dict) -> str:
+    """The one text a product is known by: title, taxonomy, size and brand, then description.
+
+    Fields already contained in the title are skipped so the encoder does not
+    weigh the same words twice.
+    """
+    title = str(row.get("title") or "").strip()
+    parts = [title] if title else []
+    for value in [row.get(col) for col in CATALOG_TEXT_FIELDS] + [row.get("description")]:
+        if isinstance(value, str) and value.strip() and value.strip().lower() not in title.lower():
+            parts.append(value.strip())
+    return " / ".join(parts)
