@@ -1,0 +1,1 @@
+"""Forecasting: context building, number serialization, prompts, sampling, the fallback chain."""

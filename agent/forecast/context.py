@@ -1,0 +1,158 @@
+"""The one context builder: (product, history, analogs) -> what every forecaster sees.
+
+Both the LLM prompt and the regression model's input are made from a
+`ForecastContext`, so both paths see the same facts. Everything in a context is
+strictly before its `cutoff` (the first period to forecast): analogs' examples
+end before it too, which is what keeps backtests and cold-start evaluation honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.data.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    max_history: int = 26  # target periods shown; a half year of weeks fits the small model's context well
+    analog_history: int = 12  # periods of each analog shown before its continuation
+    min_analog_history: int = 4
+    k_analogs: int = 5
+    candidate_pool: int = 30  # retrieved before dropping analogs without enough history
+
+
+class ProductInfo(BaseModel):
+    unique_id: str | None = Field(None, description="None for a product not in the catalog (a new product).")
+    title: str
+    text: str
+    category: str | None = None
+    price: float | None = None
+
+
+class Analog(BaseModel):
+    """A similar product and what it sold next: one few-shot example."""
+
+    unique_id: str
+    title: str
+    similarity: float
+    history: list[float] = Field(description="Units before the example's split (empty for a launch example).")
+    next: list[float] = Field(description="Units in the `horizon` periods after the split.")
+
+
+class ForecastContext(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    product: ProductInfo
+    freq: str
+    cutoff: pd.Timestamp = Field(description="First period to forecast; nothing at or after it is used.")
+    horizon: int = Field(ge=1)
+    history: list[float] = Field(description="Most recent units before the cutoff, oldest first.")
+    analogs: list[Analog] = Field(default_factory=list)
+
+    @property
+    def is_new_product(self) -> bool:
+        return len(self.history) == 0
+
+    def future_dates(self) -> pd.DatetimeIndex:
+        return pd.date_range(self.cutoff, periods=self.horizon, freq=self.freq)
+
+    def regressor_input(self) -> tuple[str, np.ndarray]:
+        """The regression model's view: the product text and the recent history in units."""
+        return self.product.text, np.asarray(self.history, dtype=float)
+
+
+class Retriever(Protocol):
+    """What the builder needs from the product index (agent.retrieval.ProductIndex)."""
+
+    def search(self, query: str, k: int = 10, *, exclude_ids: tuple[str, ...] = (),
+               launched_before: pd.Timestamp | None = None, category: str | None = None) -> pd.DataFrame: ...
+
+
+class ContextBuilder:
+    """Builds leak-free contexts from a dataset and a product index."""
+
+    def __init__(self, dataset: Dataset, retriever: Retriever | None = None, settings: ContextSettings = ContextSettings()):
+        self.dataset = dataset
+        self.retriever = retriever
+        self.settings = settings
+        # One grouped view of the sales: per-product lookups become O(1) instead of a scan.
+        self._series = {uid: frame.set_index("ds")["y"] for uid, frame in dataset.sales.groupby("unique_id", sort=False)}
+        self._end = dataset.sales["ds"].max()
+
+    def default_cutoff(self) -> pd.Timestamp:
+        """The period right after the data ends: a forecast of the true future."""
+        return self._end + pd.tseries.frequencies.to_offset(self.dataset.freq)
+
+    def series(self, unique_id: str, before: pd.Timestamp) -> pd.Series:
+        series = self._series.get(unique_id)
+        if series is None:
+            return pd.Series(dtype=float)
+        return series[series.index < before]
+
+    def for_product(self, unique_id: str, horizon: int, cutoff: pd.Timestamp | None = None,
+                    with_analogs: bool = True) -> ForecastContext:
+        cutoff = self.default_cutoff() if cutoff is None else pd.Timestamp(cutoff)
+        row = self.dataset.product(unique_id)
+        product = _product_info(row)
+        history = self.series(unique_id, cutoff).to_numpy()[-self.settings.max_history:]
+        analogs = self._history_analogs(product, horizon, cutoff) if with_analogs and self.retriever else []
+        return ForecastContext(product=product, freq=self.dataset.freq, cutoff=cutoff, horizon=horizon,
+                               history=history.tolist(), analogs=analogs)
+
+    def for_new_product(self, title: str, horizon: int, cutoff: pd.Timestamp | None = None, *, text: str | None = None,
+                        category: str | None = None, price: float | None = None,
+                        exclude_ids: tuple[str, ...] = ()) -> ForecastContext:
+        """A product with no sales: analogs are other products' first periods after their launch."""
+        cutoff = self.default_cutoff() if cutoff is None else pd.Timestamp(cutoff)
+        product = ProductInfo(title=title, text=text or title, category=category, price=price)
+        analogs = self._launch_analogs(product, horizon, cutoff, exclude_ids) if self.retriever else []
+        return ForecastContext(product=product, freq=self.dataset.freq, cutoff=cutoff, horizon=horizon,
+                               history=[], analogs=analogs)
+
+    def _candidates(self, product: ProductInfo, cutoff: pd.Timestamp, exclude: tuple[str, ...]) -> pd.DataFrame:
+        assert self.retriever is not None
+        return self.retriever.search(product.text, k=self.settings.candidate_pool, exclude_ids=exclude,
+                                     launched_before=cutoff)
+
+    def _history_analogs(self, product: ProductInfo, horizon: int, cutoff: pd.Timestamp) -> list[Analog]:
+        """Each analog's last `horizon` periods before the cutoff are the example's answer."""
+        exclude = (product.unique_id,) if product.unique_id else ()
+        analogs: list[Analog] = []
+        for hit in self._candidates(product, cutoff, exclude).itertuples():
+            values = self.series(hit.unique_id, cutoff).to_numpy()
+            if len(values) < horizon + self.settings.min_analog_history or values.sum() == 0:
+                continue
+            analogs.append(Analog(unique_id=hit.unique_id, title=hit.title, similarity=float(hit.similarity),
+                                  history=values[-(horizon + self.settings.analog_history):-horizon].tolist(),
+                                  next=values[-horizon:].tolist()))
+            if len(analogs) == self.settings.k_analogs:
+                break
+        return analogs
+
+    def _launch_analogs(self, product: ProductInfo, horizon: int, cutoff: pd.Timestamp,
+                        exclude: tuple[str, ...]) -> list[Analog]:
+        """Analogs whose first `horizon` periods after launch all lie before the cutoff."""
+        analogs: list[Analog] = []
+        for hit in self._candidates(product, cutoff, exclude).itertuples():
+            values = self.series(hit.unique_id, cutoff).to_numpy()
+            if len(values) < horizon:
+                continue
+            analogs.append(Analog(unique_id=hit.unique_id, title=hit.title, similarity=float(hit.similarity),
+                                  history=[], next=values[:horizon].tolist()))
+            if len(analogs) == self.settings.k_analogs:
+                break
+        return analogs
+
+
+def _product_info(row: pd.Series) -> ProductInfo:
+    price = row.get("price")
+    category = row.get("category")
+    return ProductInfo(unique_id=str(row["unique_id"]), title=str(row["title"]), text=str(row["text"]),
+                       category=category if isinstance(category, str) else None,
+                       price=float(price) if price is not None and pd.notna(price) else None)
