@@ -1,0 +1,186 @@
+"""The forecast chain: LLM few-shot -> LLM zero-shot -> regression model -> statistical floor.
+
+Each path either answers or says why it gave way; the first that answers wins
+and every attempt is recorded in the Forecast. LLM output is untrusted: each
+sample is parsed and bounded, and too few valid samples is a reason to fall
+through, never a reason to fail.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from rich.progress import Progress
+
+from agent.forecast.context import ContextBuilder, ForecastContext
+from agent.forecast.floor import floor_forecast
+from agent.forecast.prompting import PromptKind, render
+from agent.forecast.result import Attempt, Forecast, Mode, Path
+from agent.forecast.samples import QUANTILES, parse_samples, sample_quantiles
+from agent.llm.base import BackendError, GenerationRequest, LLMBackend
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    samples: int = 20
+    temperature: float = 0.7
+    top_p: float = 0.95
+    min_valid_share: float = 0.5
+    # Any single value above this multiple of the series' recent peak is not a forecast.
+    ceiling_factor: float = 5.0
+    timeout_s: float = 60.0
+    max_workers: int = 8
+    seed: int | None = 0
+
+
+class Regressor(Protocol):
+    """What the chain needs from finetune.regression.predict.RegressionForecaster."""
+
+    artifact_id: str
+
+    def predict(self, texts: list[str], histories: list[np.ndarray], horizon: int) -> np.ndarray: ...
+
+
+class PathFailed(Exception):
+    """A path could not give a trustworthy answer; the message is the recorded reason."""
+
+    def __init__(self, reason: str, stats: dict | None = None):
+        super().__init__(reason)
+        self.stats = stats or {}
+
+
+_LLM_PATHS: dict[Path, PromptKind] = {"llm-few-shot": "few_shot", "llm-zero-shot": "zero_shot",
+                                      "llm-new-product": "new_product"}
+
+
+class ForecastChain:
+    def __init__(self, builder: ContextBuilder, backend: LLMBackend | None = None, regressor: Regressor | None = None,
+                 settings: ChainSettings = ChainSettings()):
+        self.builder = builder
+        self.backend = backend
+        self.regressor = regressor
+        self.settings = settings
+
+    # --- public entry points -------------------------------------------------
+    def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:
+        context = self.builder.for_product(unique_id, horizon, cutoff, with_analogs=mode in ("auto", "few-shot"))
+        return self.run(context, mode)
+
+    def forecast_new(self, title: str, horizon: int, mode: Mode = "auto", **product: object) -> Forecast:
+        return self.run(self.builder.for_new_product(title, horizon, **product), mode)
+
+    def forecast_many(self, unique_ids: list[str], horizon: int, mode: Mode = "auto",
+                      cutoff: pd.Timestamp | None = None, show_progress: bool = True) -> list[Forecast]:
+        """Concurrent requests so a vLLM server batches them; order of results = order of ids."""
+        workers = self.settings.max_workers if self.backend is not None and self.backend.name != "embedded" else 1
+        results: list[Forecast | None] = [None] * len(unique_ids)
+        with Progress(disable=not show_progress, transient=True) as progress, ThreadPoolExecutor(workers) as pool:
+            task = progress.add_task(f"Forecasting {len(unique_ids)} products", total=len(unique_ids))
+            futures = {pool.submit(self.forecast, uid, horizon, mode, cutoff): i for i, uid in enumerate(unique_ids)}
+            for future in futures:
+                results[futures[future]] = future.result()
+                progress.advance(task)
+        return [r for r in results if r is not None]
+
+    def plan(self, context: ForecastContext, mode: Mode) -> list[Path]:
+        """The paths to try, in order; the floor always closes the list."""
+        if mode == "baseline":
+            return ["baseline"]
+        if mode == "regression":
+            return ["regression", "baseline"]
+        if context.is_new_product:
+            llm: list[Path] = ["llm-new-product"] if mode in ("auto", "few-shot", "zero-shot") else []
+        elif mode == "few-shot":
+            llm = ["llm-few-shot"]
+        elif mode == "zero-shot":
+            llm = ["llm-zero-shot"]
+        else:
+            llm = ["llm-few-shot", "llm-zero-shot"]
+        return llm + (["regression"] if mode == "auto" else []) + ["baseline"]
+
+    def run(self, context: ForecastContext, mode: Mode = "auto") -> Forecast:
+        started = time.perf_counter()
+        attempts: list[Attempt] = []
+        backend_down: str | None = None
+        for path in self.plan(context, mode):
+            tic = time.perf_counter()
+            if path in _LLM_PATHS and backend_down:
+                attempts.append(Attempt(path=path, answered=False, reason=f"skipped: {backend_down}"))
+                continue
+            try:
+                quantiles, details = self._answer(path, context)
+            except BackendError as exc:
+                backend_down = f"LLM backend unavailable ({exc})"
+                attempts.append(Attempt(path=path, answered=False, reason=backend_down, latency_s=time.perf_counter() - tic))
+                continue
+            except PathFailed as exc:
+                attempts.append(Attempt(path=path, answered=False, reason=str(exc), latency_s=time.perf_counter() - tic,
+                                        **exc.stats))
+                continue
+            attempts.append(Attempt(path=path, answered=True, reason=details.get("method"),
+                                    latency_s=time.perf_counter() - tic, **details.get("stats", {})))
+            return self._result(context, path, quantiles, attempts, details, time.perf_counter() - started)
+        raise AssertionError("the baseline path always answers")  # pragma: no cover
+
+    # --- the paths -------------------------------------------------------------
+    def _answer(self, path: Path, context: ForecastContext) -> tuple[np.ndarray, dict]:
+        if path in _LLM_PATHS:
+            return self._llm(_LLM_PATHS[path], context)
+        if path == "regression":
+            return self._regression(context)
+        quantiles, method = floor_forecast(context, self.builder.dataset.season_length)
+        return quantiles, {"method": method}
+
+    def _llm(self, kind: PromptKind, context: ForecastContext) -> tuple[np.ndarray, dict]:
+        if self.backend is None:
+            raise PathFailed("no LLM backend configured")
+        if kind in ("few_shot", "new_product") and not context.analogs:
+            raise PathFailed("no similar products with enough history before the cutoff")
+        if kind != "new_product" and not any(context.history):
+            raise PathFailed("history is all zeros: nothing for the LLM to continue")
+        rendered = render(context, kind)
+        request = GenerationRequest(prompt=rendered.text, n=self.settings.samples, regex=rendered.regex,
+                                    max_tokens=context.horizon * 5 + 4, temperature=self.settings.temperature,
+                                    top_p=self.settings.top_p, seed=self.settings.seed, timeout_s=self.settings.timeout_s)
+        generation = self.backend.generate(request)
+        reference = context.history if kind != "new_product" else [v for a in context.analogs for v in a.next]
+        ceiling = self.settings.ceiling_factor * max(max(reference, default=0.0), rendered.scale)
+        samples, summary = parse_samples(generation.texts, generation.finish_reasons, rendered.scale,
+                                         context.horizon, ceiling)
+        stats = {"samples_total": summary.total, "samples_valid": summary.valid, "rejected": summary.rejected}
+        if summary.valid < self.settings.min_valid_share * summary.total:
+            raise PathFailed(f"too few valid samples ({summary.valid}/{summary.total}; rejected: {summary.rejected})", stats)
+        return sample_quantiles(samples), {"generation": generation, "prompt_id": rendered.prompt_id, "stats": stats}
+
+    def _regression(self, context: ForecastContext) -> tuple[np.ndarray, dict]:
+        if self.regressor is None:
+            raise PathFailed("no trained regression model (run `shelfcast finetune regression`)")
+        text, history = context.regressor_input()
+        quantiles = self.regressor.predict([text], [history], context.horizon)[0]
+        if not np.all(np.isfinite(quantiles)):
+            raise PathFailed("regression model returned non-finite values")
+        return quantiles, {"model_id": self.regressor.artifact_id}
+
+    # --- assembling the answer -------------------------------------------------
+    def _result(self, context: ForecastContext, path: Path, quantiles: np.ndarray, attempts: list[Attempt],
+                details: dict, latency: float) -> Forecast:
+        quantiles = np.maximum.accumulate(np.clip(quantiles, 0, None), axis=0)  # non-negative, no crossing
+        generation = details.get("generation")
+        model_ids = [generation.model] if generation else ([details["model_id"]] if "model_id" in details else [])
+        return Forecast(
+            unique_id=context.product.unique_id, title=context.product.title, freq=context.freq,
+            horizon=context.horizon, dates=[d.date() for d in context.future_dates()],
+            point=quantiles[QUANTILES.index(0.5)].round(3).tolist(),
+            quantiles={str(q): quantiles[i].round(3).tolist() for i, q in enumerate(QUANTILES)},
+            path=path, attempts=attempts, backend=generation.backend if generation else None, model_ids=model_ids,
+            prompt_id=details.get("prompt_id"), analogs=[a.unique_id for a in context.analogs],
+            history_tail=context.history[-8:],
+            prompt_tokens=generation.prompt_tokens if generation else 0,
+            completion_tokens=generation.completion_tokens if generation else 0,
+            latency_s=round(latency, 4),
+        )

@@ -1,0 +1,49 @@
+"""The statistical floor: a forecast that never fails.
+
+Seasonal naive when two full seasons of history exist, else the average of the
+last window (statsforecast's models, so the numbers match the baselines in
+eval/). Quantiles come from the spread of recent values around that level,
+which is honest for the intermittent, low-volume series most products have.
+For a product with no history, the similarity-weighted mean launch curve of
+its analogs; with no analogs either, zeros, and the reason says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from statsforecast.models import SeasonalNaive, WindowAverage
+
+from agent.forecast.context import ForecastContext
+from agent.forecast.samples import QUANTILES
+
+WINDOW = 4
+SPREAD_WINDOW = 13
+
+
+def floor_forecast(context: ForecastContext, season_length: int) -> tuple[np.ndarray, str]:
+    """(quantiles of shape (3, horizon) in units, description of the method used)."""
+    h = context.horizon
+    history = np.asarray(context.history, dtype=float)
+    if history.size == 0:
+        return _launch_curve(context)
+    if season_length > 1 and history.size >= 2 * season_length:
+        fitted = SeasonalNaive(season_length=season_length).forecast(y=history, h=h, level=[80])
+        lo, mean, hi = fitted["lo-80"], fitted["mean"], fitted["hi-80"]
+        return np.clip(np.vstack([lo, mean, hi]), 0, None), f"seasonal naive (season {season_length})"
+    window = min(WINDOW, history.size)
+    mean = WindowAverage(window_size=window).forecast(y=history, h=h)["mean"]
+    recent = history[-SPREAD_WINDOW:]
+    deviation = np.quantile(recent - recent.mean(), [QUANTILES[0], QUANTILES[-1]])
+    lo, hi = np.clip(mean + deviation[0], 0, None), mean + deviation[1]
+    return np.vstack([np.minimum(lo, mean), mean, np.maximum(hi, mean)]), f"window average ({window})"
+
+
+def _launch_curve(context: ForecastContext) -> tuple[np.ndarray, str]:
+    if not context.analogs:
+        zeros = np.zeros((len(QUANTILES), context.horizon))
+        return zeros, "no history and no analogs: zero forecast"
+    curves = np.array([a.next for a in context.analogs], dtype=float)
+    weights = np.clip([a.similarity for a in context.analogs], 1e-6, None)
+    mean = np.average(curves, axis=0, weights=weights)
+    lo, hi = np.quantile(curves, [QUANTILES[0], QUANTILES[-1]], axis=0)
+    return np.vstack([np.minimum(lo, mean), mean, np.maximum(hi, mean)]), f"analog launch curve (k={len(curves)})"

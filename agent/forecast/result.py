@@ -1,0 +1,47 @@
+"""The answer every path returns: numbers plus how they were made."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Path = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline"]
+Mode = Literal["auto", "few-shot", "zero-shot", "regression", "baseline"]
+
+
+class Attempt(BaseModel):
+    """One path the chain tried (or skipped), and why it did not answer."""
+
+    path: Path
+    answered: bool
+    reason: str | None = None
+    latency_s: float = 0.0
+    samples_total: int = 0
+    samples_valid: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+
+
+class Forecast(BaseModel):
+    unique_id: str | None
+    title: str
+    freq: str
+    horizon: int
+    dates: list[date]
+    point: list[float]
+    quantiles: dict[str, list[float]] = Field(description="'0.1', '0.5', '0.9' -> values per date, in units.")
+    path: Path = Field(description="The path that answered.")
+    attempts: list[Attempt] = Field(description="Every path tried in order, with the reason each earlier one gave way.")
+    backend: str | None = Field(None, description="LLM backend that answered ('vllm-http', 'embedded'), if an LLM did.")
+    model_ids: list[str] = Field(default_factory=list)
+    prompt_id: str | None = None
+    analogs: list[str] = Field(default_factory=list, description="unique_ids of the retrieved similar products used.")
+    history_tail: list[float] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+    @property
+    def fallback_reasons(self) -> list[str]:
+        return [f"{a.path}: {a.reason}" for a in self.attempts if not a.answered and a.reason]

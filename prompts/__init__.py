@@ -1,0 +1,1 @@
+"""Prompt templates as versioned files (Jinja2), read by agent.forecast.prompting."""
