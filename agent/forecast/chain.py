@@ -161,7 +161,10 @@ class ForecastChain:
         if self.regressor is None:
             raise PathFailed("no trained regression model (run `shelfcast finetune regression`)")
         text, history = context.regressor_input()
-        quantiles = self.regressor.predict([text], [history], context.horizon)[0]
+        try:
+            quantiles = self.regressor.predict([text], [history], context.horizon)[0]
+        except ValueError as exc:  # e.g. an artifact trained for a shorter horizon
+            raise PathFailed(f"regression model cannot answer: {exc}") from exc
         if not np.all(np.isfinite(quantiles)):
             raise PathFailed("regression model returned non-finite values")
         return quantiles, {"model_id": self.regressor.artifact_id}

@@ -1,0 +1,109 @@
+"""`shelfcast forecast` and `shelfcast new-product`: one product's next periods, and how they were made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled
+from agent.data import BuiltinDataMissing, DataError
+from agent.forecast.result import Forecast, Mode
+from agent.models import ModelNotAvailable
+from agent.pipeline import BackendPreference, Shelfcast
+from agent.plots import fan_chart
+
+HorizonOpt = Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods to forecast.")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="auto (vLLM if SHELFCAST_LLM_URL is healthy, else embedded), http, embedded, none.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the Forecast as JSON.")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a fan chart PNG here.")]
+ERRORS = (DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError)
+
+
+def _load(sales: Path | None, catalog: Path | None, store: str | None, backend: str) -> Shelfcast:
+    if backend not in ("auto", "http", "embedded", "none"):
+        raise ValueError(f"unknown backend {backend!r}: use auto, http, embedded or none")
+    with console.status("Loading data, product index and models..."):
+        pipeline = Shelfcast.load(str(sales) if sales else None, str(catalog) if catalog else None, store,
+                                  backend=backend)  # type: ignore[arg-type]
+    console.print(f"[dim]backend: {pipeline.backend_note}[/]")
+    return pipeline
+
+
+def show(forecast: Forecast, history: list[float]) -> None:
+    table = Table(title=f"{forecast.title} ({forecast.unique_id or 'new product'}): next {forecast.horizon} periods")
+    for column in ("period", "forecast", "10%", "90%"):
+        table.add_column(column, justify="right")
+    for i, day in enumerate(forecast.dates):
+        table.add_row(str(day), f"{forecast.point[i]:,.1f}", f"{forecast.quantiles['0.1'][i]:,.1f}",
+                      f"{forecast.quantiles['0.9'][i]:,.1f}")
+    if history:
+        console.print("recent history: " + ", ".join(f"{v:g}" for v in history))
+    console.print(table)
+    console.print(f"answered by [bold]{forecast.path}[/]" + (f" on {forecast.backend}" if forecast.backend else "")
+                  + (f" ({', '.join(forecast.model_ids)})" if forecast.model_ids else "")
+                  + f" in {forecast.latency_s:.2f}s")
+    for attempt in forecast.attempts:
+        mark = "[green]answered[/]" if attempt.answered else "[yellow]gave way[/]"
+        console.print(f"  {attempt.path}: {mark}" + (f" - {attempt.reason}" if attempt.reason else ""), soft_wrap=True)
+
+
+def forecast_command(
+    product_id: Annotated[str, typer.Argument(help="unique_id of a product in the data.")],
+    horizon: HorizonOpt = 4,
+    mode: Annotated[str, typer.Option("--mode", help="auto, few-shot, zero-shot, regression or baseline.")] = "auto",
+    backend: BackendOpt = "auto",
+    sales: SalesOpt = None,
+    catalog: CatalogOpt = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Forecast one product, with the path that answered and why earlier paths gave way."""
+    if mode not in Mode.__args__:  # type: ignore[attr-defined]
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(Mode.__args__)}")  # type: ignore[attr-defined]
+    pipeline = _load(sales, catalog, store, backend)
+    forecast = pipeline.forecast(product_id, horizon, mode)  # type: ignore[arg-type]
+    history = pipeline.dataset.history(product_id)
+    if plot:
+        fan_chart(forecast, history, plot)
+    if as_json:
+        console.print_json(forecast.model_dump_json())
+        return
+    show(forecast, history.iloc[-8:].tolist())
+    if plot:
+        console.print(f"chart: {plot}")
+
+
+def new_product_command(
+    title: Annotated[str, typer.Option("--title", help="Product title, e.g. 'organic oat milk 64 oz'.")],
+    horizon: HorizonOpt = 8,
+    category: Annotated[str | None, typer.Option("--category", help="Category words added to the product text.")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="Free text about the product.")] = None,
+    price: Annotated[float | None, typer.Option("--price", min=0.0, help="Planned shelf price.")] = None,
+    backend: BackendOpt = "auto",
+    sales: SalesOpt = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Predict the first periods of a product with no sales history, from similar products' launches."""
+    pipeline = _load(sales, catalog, None, backend)
+    text = " / ".join(part for part in (title, category, description) if part)
+    forecast = pipeline.forecast_new(title, horizon, text=text, category=category, price=price)
+    if plot:
+        fan_chart(forecast, pd.Series(dtype=float), plot)
+    if as_json:
+        console.print_json(forecast.model_dump_json())
+        return
+    show(forecast, [])
+    if forecast.analogs:
+        console.print("similar products used: " + ", ".join(forecast.analogs))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("forecast")(handled(*ERRORS)(forecast_command))
+    app.command("new-product")(handled(*ERRORS)(new_product_command))

@@ -1,0 +1,86 @@
+"""One object that holds everything a forecast needs, built once per process.
+
+CLI commands, the HTTP API and the evaluation harness all go through
+`Shelfcast`: the dataset, the product index, the LLM backend and the regression
+model are loaded here and shared, never re-loaded per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from agent.config import get_settings
+from agent.data import Dataset, load_dataset
+from agent.forecast.chain import ChainSettings, ForecastChain, Regressor
+from agent.forecast.context import ContextBuilder
+from agent.forecast.result import Forecast, Mode
+from agent.llm.base import LLMBackend
+from agent.retrieval.index import ProductIndex
+
+BackendPreference = Literal["auto", "http", "embedded", "none"]
+
+
+@dataclass
+class Shelfcast:
+    dataset: Dataset
+    index: ProductIndex
+    backend: LLMBackend | None
+    regressor: Regressor | None = None
+    settings: ChainSettings = field(default_factory=ChainSettings)
+    backend_note: str = ""
+
+    def __post_init__(self) -> None:
+        self.builder = ContextBuilder(self.dataset, self.index)
+        self.chain = ForecastChain(self.builder, self.backend, self.regressor, self.settings)
+
+    @classmethod
+    def load(cls, sales: str | None = None, catalog: str | None = None, store: str | None = None,
+             backend: BackendPreference = "auto", regression: bool = True, progress: bool = True,
+             settings: ChainSettings | None = None) -> Shelfcast:
+        dataset = load_dataset(sales, catalog, store)
+        index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name, sales=dataset.sales, progress=progress)
+        llm, note = (None, "LLM disabled") if backend == "none" else _backend(backend)
+        regressor = load_regressor() if regression else None
+        return cls(dataset, index, llm, regressor, settings or ChainSettings(), note)
+
+    def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:
+        return self.chain.forecast(unique_id, horizon, mode, cutoff)
+
+    def forecast_new(self, title: str, horizon: int, **product: object) -> Forecast:
+        return self.chain.forecast_new(title, horizon, **product)
+
+    def predict_df(self, unique_ids: list[str], horizon: int, mode: Mode = "auto",
+                   cutoff: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Long frame (unique_id, ds, point, q0.1, q0.5, q0.9, path), the Nixtla/Chronos shape."""
+        forecasts = self.chain.forecast_many(unique_ids, horizon, mode, cutoff)
+        return forecasts_to_frame(forecasts)
+
+
+def forecasts_to_frame(forecasts: list[Forecast]) -> pd.DataFrame:
+    rows = []
+    for forecast in forecasts:
+        for step, ds in enumerate(forecast.dates):
+            row = {"unique_id": forecast.unique_id, "ds": pd.Timestamp(ds), "point": forecast.point[step]}
+            row.update({f"q{q}": values[step] for q, values in forecast.quantiles.items()})
+            row["path"] = forecast.path
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _backend(prefer: BackendPreference) -> tuple[LLMBackend | None, str]:
+    from agent.llm.select import get_backend
+
+    choice = get_backend(prefer)
+    return choice.backend, choice.reason
+
+
+def load_regressor() -> Regressor | None:
+    """The newest regression artifact, or None when none has been trained yet."""
+    from finetune.regression.artifact import newest_artifact
+    from finetune.regression.predict import RegressionForecaster
+
+    path = newest_artifact(get_settings().models_dir / "regression", horizon=1)
+    return RegressionForecaster.load(path) if path else None
