@@ -16,3 +16,6 @@ os.environ.setdefault("SHELFCAST_TORCH_THREADS", "1")
 from agent.config import ensure_offline  # noqa: E402
 
 ensure_offline()
+
+# The real vLLM server fixture (installs its virtualenv on first use, then caches it).
+pytest_plugins = ["conftest_vllm"]

@@ -85,7 +85,7 @@ def test_serializer_round_trip() -> None:
     with pytest.raises(ValueError):
         deserialize("12, abc", scale)
     import re
-    assert re.fullmatch(continuation_regex(3), "1, 22, 333") and not re.fullmatch(continuation_regex(3), "1, 22")
+    assert re.fullmatch(continuation_regex(3), "1, 22, 333, ") and not re.fullmatch(continuation_regex(3), "1, 22, ")
 
 
 def test_context_is_leak_free(builder: ContextBuilder) -> None:

@@ -104,6 +104,6 @@ def new_product_command(
         console.print("similar products used: " + ", ".join(forecast.analogs))
 
 
-def register(app: typer.Typer) -> None:
-    app.command("forecast")(handled(*ERRORS)(forecast_command))
-    app.command("new-product")(handled(*ERRORS)(new_product_command))
+app = typer.Typer()
+app.command("forecast")(handled(*ERRORS)(forecast_command))
+app.command("new-product")(handled(*ERRORS)(new_product_command))

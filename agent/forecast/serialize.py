@@ -56,8 +56,13 @@ def deserialize(text: str, scale: float, settings: SerializerSettings = DEFAULT)
 
 
 def continuation_regex(horizon: int, settings: SerializerSettings = DEFAULT) -> str:
-    """Exactly `horizon` values with bounded digits: the model cannot write anything else."""
+    """Exactly `horizon` values with bounded digits, each followed by the separator.
+
+    Ending on the separator matters: when the pattern ends on a digit, a sampler
+    that cannot emit ", " after the last value pads it to the maximum number of
+    digits instead (measured with vLLM: 64 became 646).
+    """
     value = rf"\d{{1,{settings.max_digits}}}"
     # re.escape also escapes spaces, which some regex engines in structured-output backends reject.
     separator = re.escape(settings.separator).replace("\\ ", " ")
-    return rf"{value}(?:{separator}{value}){{{horizon - 1}}}"
+    return rf"(?:{value}{separator}){{{horizon}}}"
