@@ -71,10 +71,10 @@ def forecasts_to_frame(forecasts: list[Forecast]) -> pd.DataFrame:
 
 
 def _backend(prefer: BackendPreference) -> tuple[LLMBackend | None, str]:
-    from agent.llm.select import get_backend
+    from agent.llm.select import choose_backend
 
-    choice = get_backend(prefer)
-    return choice.backend, choice.reason
+    choice = choose_backend(prefer)
+    return choice.backend, f"{choice.name}: {choice.reason}"
 
 
 def load_regressor() -> Regressor | None:

@@ -24,7 +24,10 @@ class ContextSettings:
     analog_history: int = 12  # periods of each analog shown before its continuation
     min_analog_history: int = 4
     k_analogs: int = 5
-    candidate_pool: int = 30  # retrieved before dropping analogs without enough history
+    candidate_pool: int = 40  # retrieved before dropping analogs without enough history
+    # An example that is mostly zeros teaches the model to write zeros: require sales in
+    # at least this share of the periods it shows.
+    min_active_share: float = 0.5
 
 
 class ProductInfo(BaseModel):
@@ -120,17 +123,20 @@ class ContextBuilder:
         return self.retriever.search(product.text, k=self.settings.candidate_pool, exclude_ids=exclude,
                                      launched_before=cutoff)
 
+    def _active(self, values: np.ndarray) -> bool:
+        return values.size > 0 and float(np.mean(values > 0)) >= self.settings.min_active_share
+
     def _history_analogs(self, product: ProductInfo, horizon: int, cutoff: pd.Timestamp) -> list[Analog]:
         """Each analog's last `horizon` periods before the cutoff are the example's answer."""
         exclude = (product.unique_id,) if product.unique_id else ()
         analogs: list[Analog] = []
         for hit in self._candidates(product, cutoff, exclude).itertuples():
             values = self.series(hit.unique_id, cutoff).to_numpy()
-            if len(values) < horizon + self.settings.min_analog_history or values.sum() == 0:
+            shown = values[-(horizon + self.settings.analog_history):]
+            if len(values) < horizon + self.settings.min_analog_history or not self._active(shown):
                 continue
             analogs.append(Analog(unique_id=hit.unique_id, title=hit.title, similarity=float(hit.similarity),
-                                  history=values[-(horizon + self.settings.analog_history):-horizon].tolist(),
-                                  next=values[-horizon:].tolist()))
+                                  history=shown[:-horizon].tolist(), next=shown[-horizon:].tolist()))
             if len(analogs) == self.settings.k_analogs:
                 break
         return analogs
@@ -141,7 +147,7 @@ class ContextBuilder:
         analogs: list[Analog] = []
         for hit in self._candidates(product, cutoff, exclude).itertuples():
             values = self.series(hit.unique_id, cutoff).to_numpy()
-            if len(values) < horizon:
+            if len(values) < horizon or not self._active(values[:horizon]):
                 continue
             analogs.append(Analog(unique_id=hit.unique_id, title=hit.title, similarity=float(hit.similarity),
                                   history=[], next=values[:horizon].tolist()))
