@@ -38,6 +38,8 @@ def test_valid_weekly_files_load_and_zero_fill(tmp_path: Path, catalog: Path) ->
 def test_monthly_and_daily_frequencies(tmp_path: Path, catalog: Path) -> None:
     monthly = write(tmp_path, "m.csv", "unique_id,ds,y\nA,2024-01-01,3\nA,2024-02-01,5\nA,2024-04-01,1\n")
     assert load_files(monthly, catalog).freq == "MS"
+    february = write(tmp_path, "feb.csv", "unique_id,ds,y\nA,2025-02-01,3\nA,2025-03-01,5\n")  # 28 days: not 4 weeks
+    assert load_files(february, catalog).freq == "MS"
     daily = write(tmp_path, "d.csv", "unique_id,ds,y\nA,2024-01-01,3\nA,2024-01-02,5\nB,2024-01-01,1\nB,2024-01-08,2\n")
     assert load_files(daily, catalog).freq == "D"
 

@@ -130,12 +130,14 @@ def infer_freq(sales: pd.DataFrame, source: str) -> str:
     Each series is classified by its smallest step, so gaps (weeks with no row)
     do not confuse it; series that disagree are an error, not a guess.
     """
-    min_step = sales.groupby("unique_id")["ds"].agg(lambda d: d.diff().dt.days.min()).dropna()
+    grouped = sales.groupby("unique_id")["ds"]
+    min_step = grouped.agg(lambda d: d.diff().dt.days.min()).dropna()
+    month_starts = grouped.agg(lambda d: bool(d.dt.is_month_start.all()))
     if min_step.empty:
         # Every product has a single row: only the calendar of the dates can tell.
         family = "MS" if sales["ds"].dt.is_month_start.all() else "W" if sales["ds"].dt.dayofweek.nunique() == 1 else "D"
     else:
-        kinds = min_step.map(_step_family)
+        kinds = pd.Series({uid: _step_family(days, month_starts[uid]) for uid, days in min_step.items()}, dtype=object)
         irregular = kinds[kinds.isna()]
         if not irregular.empty:
             uid = irregular.index[0]
@@ -174,11 +176,12 @@ def _file_family(kinds: pd.Series, sales: pd.DataFrame, source: str) -> str:
     raise DataError(source, f"mixed frequencies: {examples}; use one of daily, weekly or monthly", column="ds")
 
 
-def _step_family(days: float) -> str | None:
+def _step_family(days: float, on_month_starts: bool) -> str | None:
+    # Month starts first: February's 28 days would otherwise look like 4 weeks.
+    if on_month_starts and 28 <= days <= 31 * 11:
+        return "MS"
     if days % 7 == 0:
         return "W"
-    if 28 <= days <= 31:
-        return "MS"
     if days < 7:
         return "D"
     return None
