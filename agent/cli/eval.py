@@ -1,0 +1,104 @@
+"""`shelfcast eval`: backtest every forecast path against honest baselines and write a report."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
+from agent.data import BuiltinDataMissing, DataError
+from agent.models import ModelNotAvailable
+
+BUILTIN = "completejourney"
+
+
+def eval_command(
+    dataset: Annotated[str, typer.Option("--dataset", help=f"Built-in dataset ({BUILTIN}); ignored with --sales.")] = BUILTIN,
+    sales: SalesOpt = None,
+    catalog: CatalogOpt = None,
+    store: StoreOpt = None,
+    task: Annotated[str, typer.Option("--task", help="existing (rolling-origin backtest), new (launches) or both.")] = "both",
+    models: Annotated[list[str] | None, typer.Option(
+        "--models", "-m", help="Models, comma-separated or repeated: naive, seasonal-naive, window-average, auto-ets, "
+        "croston-sba, tsb, gbm, category-mean, knn, floor, llm-zero-shot, llm-few-shot, regression, auto; "
+        "groups: baselines, chain, llm, all.")] = None,
+    max_series: Annotated[int, typer.Option("--max-series", min=0, help="Products per task (stratified by volume; 0 = all).")] = 500,
+    horizon: Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods per window.")] = 4,
+    windows: Annotated[int, typer.Option("--windows", min=1, help="Rolling-origin windows (step = horizon).")] = 3,
+    launch_after: Annotated[str | None, typer.Option("--launch-after", help="New products: first sale on or after this date (default: a third into the data).")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="LLM for chain models: auto, http, embedded or none.")] = "auto",
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="An OpenAI-compatible (vLLM) server URL; implies http.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling and bootstrap seed.")] = 0,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, help="Paired bootstrap draws.")] = 2000,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default eval/results/<dataset>).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute models whose forecasts are cached in --out.")] = False,
+) -> None:
+    """Backtest models on existing products (rolling origin) and new products (from launch); write the leaderboard,
+    charts and an HTML report. Finished models are cached in --out and skipped on a rerun."""
+    from eval.harness import EvalConfig, Harness, TaskError, write_report
+    from eval.harness.runner import LLM_MODELS, load_backend, load_regressor_or_none
+
+    if sales is None and dataset != BUILTIN:
+        raise ValueError(f"unknown dataset {dataset!r}: the built-in one is {BUILTIN!r}; pass --sales/--catalog for your own")
+    config = EvalConfig(task=task, models=models or ["baselines"], horizon=horizon, n_windows=windows,
+                        max_series=max_series or None, seed=seed, launch_after=launch_after, n_boot=bootstrap)
+    started = time.perf_counter()
+    data = load_with_status(sales, catalog, store)
+    llm, note = None, "no chain model needs an LLM"
+    if any(m in LLM_MODELS for m in config.models):
+        with console.status("Loading the LLM backend..."):
+            llm, note = load_backend("http" if llm_url else backend, llm_url)
+    regressor = None
+    if any(m in ("regression", "auto") for m in config.models):
+        regressor, why = load_regressor_or_none()
+        if regressor is None:
+            console.print(f"[yellow]no regression model[/]{': ' + why if why else ''}; the chain records it and falls through")
+    folder = out or Path("eval/results") / data.name
+    console.print(f"[dim]dataset {data.name}; models {', '.join(config.models)}; backend: {note}; out {folder}[/]")
+    try:
+        harness = Harness(data, folder, backend=llm, backend_note=note, regressor=regressor, force=force, console=console)
+        result = harness.run(config)
+    except TaskError as exc:
+        raise ValueError(str(exc)) from exc
+    titles = dict(zip(harness.catalog["unique_id"], harness.catalog["title"], strict=True))
+    args = sys.argv[1:] if sys.argv[1:2] == ["eval"] else ["eval", *sys.argv[1:]]  # also when run as a sub-app
+    command = "shelfcast " + " ".join(shlex.quote(a) for a in args)
+    files = write_report(result, folder, panel=harness.panel, command=command, titles=titles)
+    _summary(files["leaderboard.csv"])
+    console.print(f"done in {time.perf_counter() - started:.0f}s; wrote " + ", ".join(str(p) for p in files.values()))
+
+
+def _summary(path: Path) -> None:
+    import pandas as pd
+
+    board = pd.read_csv(path)
+    for task_name, rows in board.groupby("task", sort=False):
+        table = Table(title=f"{task_name} products (sorted by WAPE)")
+        cols = ["model", "wape", "rel_wape", "mase", "wql", "coverage", "win", "d_wape_vs_best", "fallback_rate", "wall_s"]
+        cols = [c for c in cols if c in rows and rows[c].notna().any()]
+        for col in cols:
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for row in rows.itertuples(index=False):
+            table.add_row(*[_fmt(getattr(row, c)) for c in cols])
+        console.print(table)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        import math
+
+        return "" if math.isnan(value) else f"{value:.3f}"
+    except TypeError:
+        return str(value)
+
+
+app = typer.Typer()
+app.command("eval")(handled(DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError, RuntimeError)(eval_command))

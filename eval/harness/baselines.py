@@ -1,0 +1,391 @@
+"""Baseline forecasters, one named column each (the Nixtla convention).
+
+Every forecaster takes a `VisiblePanel` (the data strictly before the window's
+first forecast period) and returns a long frame
+
+    unique_id, ds, <name>, <name>-lo-80, <name>-hi-80
+
+(point forecast and an 80% interval, i.e. the 0.1 and 0.9 quantiles). The
+point forecast stands in for the median when the quantile loss is computed.
+Forecasts are clipped at zero: sales are never negative, and a statistical
+model's negative lower bound is a known artefact, not information.
+
+Models (the evaluation protocol in DESIGN.md):
+
+- statsforecast, one model per call, n_jobs=1: `naive`, `seasonal-naive`
+  (SeasonalNaive where a series has >= 2 seasons, else the 4-period window
+  average: the chain's statistical floor uses the same rule), `window-average`
+  (4 periods), `auto-ets` (seasonal only with >= 2 seasons), `croston-sba`,
+  `tsb` (alpha_d = alpha_p = 0.2, Nixtla's intermittent-demand defaults).
+  Models without native intervals get statsforecast's ConformalIntervals
+  (4 windows of `horizon`).
+- `gbm`: one global sklearn HistGradientBoostingRegressor per quantile
+  (0.1, 0.5, 0.9; pinball loss) on scaled lags, rolling means, selling share,
+  age, forecast step and week of year; direct multi-step (the step is a feature).
+  Trained per window on the sampled series' data before the window only.
+- `category-mean` and `knn` (k = 11, similarity-weighted, analogs from the
+  product index, as the VISUELLE kNN baselines). For a new product: the mean
+  launch curve (first `horizon` periods after first sale) of same-category
+  products / of its 11 nearest products, counting only products whose launch
+  window ended before the target's launch and whose first sale is at least
+  LAUNCH_MIN_OFFSET periods into the data (earlier first sales are mostly
+  products that were already selling when the data begin: their "launch
+  curve" is their regular volume, which doubles the forecast of a real launch). For an existing product there is
+  no future to copy, so the analogs' most recent `horizon` periods relative
+  to their own preceding level (a "profile", capped at PROFILE_CAP) are
+  transferred onto the target's level (mean of its last 13 periods).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from eval.harness.tasks import LAUNCH_MIN_OFFSET, TaskKind, VisiblePanel
+
+LEVEL = 80
+QUANTILES = (0.1, 0.5, 0.9)
+WINDOW = 4
+LEVEL_WINDOW = 13
+MIN_ANALOG_HISTORY = 4
+K_NEIGHBOURS = 11
+CANDIDATE_POOL = 60
+PROFILE_CAP = 10.0
+CONFORMAL_WINDOWS = 4
+TSB_ALPHA = 0.2
+
+Kind = Literal["baseline", "chain"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: Kind
+    tasks: tuple[TaskKind, ...]
+    needs_index: bool
+    description: str
+    mode: str | None = None  # the chain mode for chain models
+
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
+    ModelSpec("naive", "baseline", ("existing",), False, "last value (statsforecast Naive)"),
+    ModelSpec("seasonal-naive", "baseline", ("existing",), False,
+              "SeasonalNaive with >= 2 seasons of history, else 4-period window average (the reference)"),
+    ModelSpec("window-average", "baseline", ("existing",), False, "mean of the last 4 periods"),
+    ModelSpec("auto-ets", "baseline", ("existing",), False, "statsforecast AutoETS"),
+    ModelSpec("croston-sba", "baseline", ("existing",), False, "statsforecast CrostonSBA"),
+    ModelSpec("tsb", "baseline", ("existing",), False, f"statsforecast TSB (alpha_d = alpha_p = {TSB_ALPHA})"),
+    ModelSpec("gbm", "baseline", ("existing",), False, "global HistGradientBoosting on lags + calendar, quantile loss"),
+    ModelSpec("category-mean", "baseline", ("existing", "new"), False, "category mean curve"),
+    ModelSpec("knn", "baseline", ("existing", "new"), True, f"embedding kNN curve (k = {K_NEIGHBOURS}, similarity-weighted)"),
+    ModelSpec("floor", "chain", ("existing", "new"), True, "the chain's statistical floor alone (mode baseline)", "baseline"),
+    ModelSpec("llm-zero-shot", "chain", ("existing",), True, "chain, mode zero-shot (LLM on the history alone)", "zero-shot"),
+    ModelSpec("llm-few-shot", "chain", ("existing", "new"), True,
+              "chain, mode few-shot (LLM with retrieved analogs; new products: the new-product prompt)", "few-shot"),
+    ModelSpec("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
+    ModelSpec("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
+              "auto"),
+]}
+BASELINES = [name for name, spec in MODELS.items() if spec.kind == "baseline"]
+CHAIN_MODELS = [name for name, spec in MODELS.items() if spec.kind == "chain"]
+STAT_MODELS = ["naive", "seasonal-naive", "window-average", "auto-ets", "croston-sba", "tsb"]
+REFERENCE = {"existing": "seasonal-naive", "new": "category-mean"}  # relative scores are against these
+
+
+def resolve_models(names: Iterable[str]) -> list[str]:
+    """Expand 'baselines', 'chain', 'llm' and 'all'; unknown names raise ValueError listing the known ones."""
+    out: list[str] = []
+    groups = {"baselines": BASELINES, "chain": CHAIN_MODELS, "all": BASELINES + CHAIN_MODELS,
+              "llm": ["llm-zero-shot", "llm-few-shot"]}
+    for raw in names:
+        for name in (part.strip() for part in str(raw).split(",")):
+            if not name:
+                continue
+            expanded = groups.get(name, [name])
+            for item in expanded:
+                if item not in MODELS:
+                    raise ValueError(f"unknown model {item!r}; known: {', '.join(MODELS)} "
+                                     "(or the groups baselines, chain, llm, all)")
+                if item not in out:
+                    out.append(item)
+    if not out:
+        raise ValueError("no models selected")
+    return out
+
+
+def columns(name: str) -> list[str]:
+    return [name, f"{name}-lo-{LEVEL}", f"{name}-hi-{LEVEL}"]
+
+
+def _frame(name: str, ids: np.ndarray, dates: pd.DatetimeIndex, q: np.ndarray) -> pd.DataFrame:
+    """q: (n_ids, 3 = lo/point/hi, h) -> long frame, clipped at zero and never crossing."""
+    q = np.maximum.accumulate(np.clip(np.nan_to_num(q, nan=0.0), 0, None)[:, [0, 1, 2], :], axis=1)
+    n, _, h = q.shape
+    return pd.DataFrame({"unique_id": np.repeat(ids, h), "ds": np.tile(dates, n), name: q[:, 1, :].ravel(),
+                         f"{name}-lo-{LEVEL}": q[:, 0, :].ravel(), f"{name}-hi-{LEVEL}": q[:, 2, :].ravel()})
+
+
+def future_dates(visible: VisiblePanel, horizon: int) -> pd.DatetimeIndex:
+    return pd.date_range(visible.start, periods=horizon, freq=visible.freq)
+
+
+# ----------------------------------------------------------------- statsforecast
+
+
+def stat_forecast(name: str, visible: VisiblePanel, unique_ids: list[str], horizon: int) -> pd.DataFrame:
+    """One statsforecast model (by harness name) on the visible data of the given products."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, CrostonSBA, Naive, SeasonalNaive, TSB, WindowAverage
+    from statsforecast.utils import ConformalIntervals
+
+    rows = visible.rows(unique_ids)
+    m = visible.season_length
+    lengths = visible.stop - visible.first[rows]
+    seasonal = (m > 1) & (lengths >= 2 * m)
+    conformal = ConformalIntervals(h=horizon, n_windows=CONFORMAL_WINDOWS)
+    groups: list[tuple[np.ndarray, object]] = []
+    if name == "naive":
+        groups = [(rows, Naive(alias=name))]
+    elif name == "window-average":
+        groups = [(rows, WindowAverage(WINDOW, alias=name, prediction_intervals=conformal))]
+    elif name == "seasonal-naive":
+        groups = [(rows[seasonal], SeasonalNaive(m, alias=name)),
+                  (rows[~seasonal], WindowAverage(WINDOW, alias=name, prediction_intervals=conformal))]
+    elif name == "auto-ets":
+        groups = [(rows[seasonal], AutoETS(season_length=m, alias=name)), (rows[~seasonal], AutoETS(alias=name))]
+    elif name == "croston-sba":
+        groups = [(rows, CrostonSBA(alias=name, prediction_intervals=conformal))]
+    elif name == "tsb":
+        groups = [(rows, TSB(alpha_d=TSB_ALPHA, alpha_p=TSB_ALPHA, alias=name, prediction_intervals=conformal))]
+    else:
+        raise ValueError(f"{name!r} is not a statsforecast model of the harness")
+    parts = []
+    for group_rows, model in groups:
+        if len(group_rows) == 0:
+            continue
+        train = visible.long(group_rows)
+        fitted = StatsForecast(models=[model], freq=visible.freq, n_jobs=1).forecast(df=train, h=horizon, level=[LEVEL])
+        parts.append(fitted)
+    out = pd.concat(parts, ignore_index=True)
+    for col in columns(name):
+        out[col] = out[col].clip(lower=0)
+    out[f"{name}-lo-{LEVEL}"] = np.minimum(out[f"{name}-lo-{LEVEL}"], out[name])
+    out[f"{name}-hi-{LEVEL}"] = np.maximum(out[f"{name}-hi-{LEVEL}"], out[name])
+    return out[["unique_id", "ds", *columns(name)]]
+
+
+# ----------------------------------------------------------------- global GBM
+
+GBM_LAGS = 13
+GBM_MIN_OBS = 4
+GBM_MAX_ROWS = 300_000
+GBM_ITER = 100
+GBM_THREADS = int(os.environ.get("SHELFCAST_EVAL_THREADS", "1"))
+
+
+def _gbm_block(values: np.ndarray, first: np.ndarray, origin: int, periods: pd.DatetimeIndex | None,
+               horizon: int, freq: str, start: pd.Timestamp | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features for forecasting from `origin` (first forecast position) for every row, steps 1..h.
+
+    Uses only values[:, :origin]. Returns (X of shape (n*h, f), scale per row, step-major row order
+    is row-major: row i step k at i*h + k-1); rows with fewer than GBM_MIN_OBS observations get NaN scale.
+    """
+    n = values.shape[0]
+    past = values[:, max(0, origin - 26):origin]
+    observed = origin - first
+    lags = np.full((n, GBM_LAGS), np.nan)
+    for lag in range(1, GBM_LAGS + 1):
+        if origin - lag >= 0:
+            lags[:, lag - 1] = values[:, origin - lag]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (not yet launched) give NaN, as intended
+        mean4 = np.nanmean(past[:, -4:], axis=1) if past.shape[1] else np.full(n, np.nan)
+        mean13 = np.nanmean(past[:, -13:], axis=1) if past.shape[1] else np.full(n, np.nan)
+        mean26 = np.nanmean(past, axis=1) if past.shape[1] else np.full(n, np.nan)
+        selling13 = np.nanmean(past[:, -13:] > 0, axis=1) if past.shape[1] else np.full(n, np.nan)
+        mean_all = np.nanmean(values[:, :origin], axis=1) if origin else np.full(n, np.nan)
+    scale = np.where(mean13 > 0, mean13, np.where(mean_all > 0, mean_all, 1.0))
+    scale = np.where(observed >= GBM_MIN_OBS, scale, np.nan)
+    base = np.column_stack([lags / scale[:, None], mean4 / scale, mean26 / scale, np.nan_to_num(selling13),
+                            np.log1p(scale), np.minimum(observed, 104)])
+    first_date = start if start is not None else periods[origin]
+    dates = pd.date_range(first_date, periods=horizon, freq=freq)
+    week = dates.isocalendar().week.to_numpy(dtype=float)
+    X = np.concatenate([np.column_stack([base, np.full(n, k + 1.0), np.full(n, week[k])]) for k in range(horizon)])
+    order = np.arange(n * horizon).reshape(horizon, n).T.ravel()  # row-major: row i's steps together
+    return X[order], scale, dates
+
+
+def gbm_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int, seed: int = 0,
+                 name: str = "gbm") -> pd.DataFrame:
+    """A global quantile GBM trained on the given products' data before the window (direct multi-step)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    rows = visible.rows(unique_ids)
+    values, first = visible.values[rows], visible.first[rows]
+    s = visible.stop
+    X_parts, y_parts = [], []
+    for origin in range(GBM_MIN_OBS + 1, s):
+        steps = min(horizon, s - origin)  # targets must lie before the window: positions <= s - 1
+        X, scale, _ = _gbm_block(values, first, origin, visible.periods, steps, visible.freq)
+        target = values[:, origin:origin + steps] / scale[:, None]
+        keep = np.isfinite(scale)
+        X = X.reshape(len(rows), steps, -1)[keep].reshape(-1, X.shape[1])
+        X_parts.append(X)
+        y_parts.append(target[keep].ravel())
+    X_train, y_train = np.concatenate(X_parts), np.concatenate(y_parts)
+    ok = np.isfinite(y_train)
+    X_train, y_train = X_train[ok], y_train[ok]
+    rng = np.random.default_rng(seed)
+    if len(y_train) > GBM_MAX_ROWS:
+        pick = np.sort(rng.choice(len(y_train), GBM_MAX_ROWS, replace=False))
+        X_train, y_train = X_train[pick], y_train[pick]
+    X_test, scale, dates = _gbm_block(values, first, s, None, horizon, visible.freq, start=visible.start)
+    scale = np.where(np.isfinite(scale), scale, 1.0)
+    preds = []
+    # One OpenMP thread: on a small shared machine HGB's threads spin against other work (measured 12x slower).
+    with threadpool_limits(GBM_THREADS):
+        for q in QUANTILES:
+            model = HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=GBM_ITER, learning_rate=0.08,
+                                                  max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
+                                                  max_bins=128, early_stopping=False, random_state=seed)
+            model.fit(X_train, y_train)
+            preds.append(model.predict(X_test).reshape(len(rows), horizon) * scale[:, None])
+    q = np.sort(np.stack(preds, axis=1), axis=1)
+    return _frame(name, visible.ids[rows].to_numpy(), dates, q)
+
+
+# ----------------------------------------------------------------- cross-sectional
+
+
+class Retriever(Protocol):
+    def search(self, query, k: int = 10, *, exclude_ids=(), launched_before=None, category=None) -> pd.DataFrame: ...
+
+
+class CachedRetriever:
+    """Wraps a ProductIndex: query texts are embedded once (products share texts), results are unchanged."""
+
+    def __init__(self, index):
+        self.index = index
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def search(self, query, k: int = 10, *, exclude_ids=(), launched_before=None, category=None) -> pd.DataFrame:
+        if isinstance(query, str) and hasattr(self.index, "embed_query"):
+            if query not in self._vectors:
+                self._vectors[query] = self.index.embed_query(query)
+            query = self._vectors[query]
+        return self.index.search(query, k=k, exclude_ids=exclude_ids, launched_before=launched_before, category=category)
+
+
+@dataclass
+class CrossSection:
+    """Per window: what a cross-sectional baseline may use about every product (before `stop`)."""
+
+    visible: VisiblePanel
+    horizon: int
+    kind: TaskKind
+
+    def __post_init__(self) -> None:
+        v, h, s = self.visible.values, self.horizon, self.visible.stop
+        if self.kind == "new":
+            launch = self.visible.first_sale
+            # The whole launch window lies before the target's launch, and the first sale is a launch: products
+            # selling from the start of the data show their regular sales there, not a launch (left-censoring).
+            self.eligible = (launch + h <= s) & (launch >= LAUNCH_MIN_OFFSET)
+            idx = np.clip(launch[:, None] + np.arange(h)[None, :], 0, max(s - 1, 0))
+            self.curves = np.where(self.eligible[:, None], np.take_along_axis(np.nan_to_num(v), idx, axis=1), np.nan)
+        else:
+            observed = s - h - self.visible.first  # periods before the analog's own "next h"
+            lo = np.maximum(self.visible.first, s - h - LEVEL_WINDOW)
+            prior = np.full(len(v), np.nan)
+            ok = observed >= MIN_ANALOG_HISTORY
+            cum = np.concatenate([np.zeros((len(v), 1)), np.cumsum(np.nan_to_num(v), axis=1)], axis=1)
+            rows = np.flatnonzero(ok)
+            prior[rows] = (cum[rows, s - h] - cum[rows, lo[rows]]) / (s - h - lo[rows])
+            self.eligible = ok & (prior > 0)
+            self.curves = np.full((len(v), h), np.nan)
+            e = np.flatnonzero(self.eligible)
+            self.curves[e] = np.minimum(v[e, s - h:s] / prior[e, None], PROFILE_CAP)
+
+    def level(self, row: int) -> float:
+        history = self.visible.history(row)
+        return float(history[-LEVEL_WINDOW:].mean()) if history.size else 0.0
+
+    def combine(self, row: int, analogs: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        """(3, h): weighted mean and the 0.1/0.9 quantiles of the analogs' curves, on the target's scale."""
+        curves = self.curves[analogs]
+        mean = np.average(curves, axis=0, weights=weights)
+        lo, hi = np.quantile(curves, [QUANTILES[0], QUANTILES[-1]], axis=0)
+        q = np.vstack([np.minimum(lo, mean), mean, np.maximum(hi, mean)])
+        return q * self.level(row) if self.kind == "existing" else q
+
+
+def _category_codes(catalog: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    if "category" not in catalog.columns:
+        return np.zeros(len(ids), dtype=int)
+    category = catalog.set_index(catalog["unique_id"].astype(str))["category"].reindex(ids)
+    return pd.factorize(category.astype("string").str.casefold().fillna("(none)"))[0]
+
+
+def category_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int, kind: TaskKind,
+                      catalog: pd.DataFrame, name: str = "category-mean") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Equal-weight mean curve of the target's catalog category (all products when it has no category)."""
+    xs = CrossSection(visible, horizon, kind)
+    codes = _category_codes(catalog, visible.ids)
+    rows = visible.rows(unique_ids)
+    out, diag = np.zeros((len(rows), 3, horizon)), []
+    cache: dict[int, np.ndarray] = {}
+    for i, row in enumerate(rows):
+        code = codes[row]
+        if code not in cache:
+            cache[code] = np.flatnonzero(xs.eligible & (codes == code))
+        members = cache[code][cache[code] != row]
+        scope = "category"
+        if members.size == 0:
+            members, scope = np.flatnonzero(xs.eligible & (np.arange(len(codes)) != row)), "all products"
+        if members.size == 0:
+            out[i] = _fallback(xs, row, horizon)
+            scope = "none"
+        else:
+            out[i] = xs.combine(row, members, None)
+        diag.append({"unique_id": visible.ids[row], "scope": scope, "analogs": int(members.size)})
+    return _frame(name, visible.ids[rows].to_numpy(), future_dates(visible, horizon), out), pd.DataFrame(diag)
+
+
+def knn_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int, kind: TaskKind, catalog: pd.DataFrame,
+                 retriever: Retriever, k: int = K_NEIGHBOURS, name: str = "knn") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Similarity-weighted mean curve of the k nearest products by text that were launched before the window."""
+    xs = CrossSection(visible, horizon, kind)
+    texts = catalog.set_index(catalog["unique_id"].astype(str))["text"]
+    rows = visible.rows(unique_ids)
+    start = visible.start
+    out, diag = np.zeros((len(rows), 3, horizon)), []
+    for i, (uid, row) in enumerate(zip(unique_ids, rows, strict=True)):
+        hits = retriever.search(str(texts.loc[str(uid)]), k=CANDIDATE_POOL, exclude_ids=(str(uid),),
+                                launched_before=start)
+        found = visible.ids.get_indexer(hits["unique_id"].astype(str)) if len(hits) else np.empty(0, dtype=int)
+        ok = (found >= 0) & (found != row)
+        ok[ok] &= xs.eligible[found[ok]]
+        chosen = found[ok][:k]
+        similarity = hits["similarity"].to_numpy(dtype=float)[ok][:k] if len(hits) else np.empty(0)
+        if chosen.size == 0:
+            out[i] = _fallback(xs, row, horizon)
+        else:
+            out[i] = xs.combine(row, chosen, np.clip(similarity, 1e-6, None))
+        diag.append({"unique_id": str(uid), "analogs": int(chosen.size),
+                     "analog_ids": ",".join(visible.ids[chosen]),
+                     "mean_similarity": float(similarity.mean()) if similarity.size else np.nan})
+    return _frame(name, visible.ids[rows].to_numpy(), future_dates(visible, horizon), out), pd.DataFrame(diag)
+
+
+def _fallback(xs: CrossSection, row: int, horizon: int) -> np.ndarray:
+    """No usable analog: the target's own level (existing) or zeros (new); flat interval."""
+    level = xs.level(row) if xs.kind == "existing" else 0.0
+    return np.full((3, horizon), level)
