@@ -22,10 +22,13 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The main job on the built-in data with the embedded LLM (no server needed).
 demo: install
 	$(VENV)/bin/shelfcast models prepare
 	$(VENV)/bin/shelfcast data summary
 	$(VENV)/bin/shelfcast similar "plain bagels 6 ct" -k 5
+	$(VENV)/bin/shelfcast forecast 1095275 -h 4 --backend embedded --plot out/forecast-1095275.png
+	$(VENV)/bin/shelfcast new-product --title "cinnamon raisin bagels 6 ct" --category BAKERY -h 8 --backend embedded
 
 test: install
 	# pytest exits 5 when it collected no tests; that is not a failure of the code.

@@ -18,8 +18,10 @@ runner = CliRunner()
 def files(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("shop")
     dates = pd.date_range("2024-01-01", periods=20, freq="MS")
+    # muffins launch in month 6: the only launch a new product can learn from
     rows = [{"unique_id": uid, "ds": d.date(), "y": (i % 5) * scale + scale}
-            for uid, scale in (("bagel", 10), ("muffin", 4), ("milk", 30)) for i, d in enumerate(dates)]
+            for uid, scale, start in (("bagel", 10, 0), ("muffin", 4, 6), ("milk", 30, 0))
+            for i, d in enumerate(dates) if i >= start]
     pd.DataFrame(rows).to_csv(folder / "sales.csv", index=False)
     pd.DataFrame({"unique_id": ["bagel", "muffin", "milk"], "title": ["Plain bagels 6 ct", "Blueberry muffins 4 ct", "Whole milk 1 gal"],
                   "category": ["BAKERY", "BAKERY", "DAIRY"]}).to_csv(folder / "catalog.csv", index=False)
@@ -52,7 +54,7 @@ def test_new_product_uses_analogs(files) -> None:
                                  "--backend", "none", "--json", "--sales", str(sales), "--catalog", str(catalog)])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output[result.output.index("{"):])
-    assert payload["unique_id"] is None and payload["analogs"] and sum(payload["point"]) > 0
+    assert payload["unique_id"] is None and payload["analogs"] == ["muffin"] and sum(payload["point"]) > 0
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -24,14 +24,14 @@ DATES = pd.date_range("2024-01-01", periods=30, freq="W-MON")
 def make_dataset() -> Dataset:
     rng = np.random.default_rng(0)
     rows = []
-    for uid, level, start in [("bagel", 20, 0), ("muffin", 15, 0), ("donut", 30, 0), ("milk", 50, 0), ("scone", 10, 24), ("dead", 0, 0)]:
+    for uid, level, start in [("bagel", 20, 0), ("muffin", 15, 0), ("donut", 30, 0), ("milk", 50, 0), ("scone", 10, 24), ("croissant", 12, 5), ("dead", 0, 0)]:
         for ds in DATES[start:]:
             rows.append({"unique_id": uid, "ds": ds, "y": float(rng.poisson(level)) if level else 0.0})
     sales = pd.DataFrame(rows)
     catalog = validate_catalog(pd.DataFrame({
-        "unique_id": ["bagel", "muffin", "donut", "milk", "scone", "dead"],
-        "title": ["Plain bagels", "Blueberry muffins", "Glazed donuts", "Whole milk", "Cream scones", "Discontinued"],
-        "category": ["BAKERY", "BAKERY", "BAKERY", "DAIRY", "BAKERY", "BAKERY"],
+        "unique_id": ["bagel", "muffin", "donut", "milk", "scone", "croissant", "dead"],
+        "title": ["Plain bagels", "Blueberry muffins", "Glazed donuts", "Whole milk", "Cream scones", "Butter croissants", "Discontinued"],
+        "category": ["BAKERY", "BAKERY", "BAKERY", "DAIRY", "BAKERY", "BAKERY", "BAKERY"],
     }), "catalog")
     catalog["launch_date"] = catalog["unique_id"].map(sales.groupby("unique_id")["ds"].min())
     return Dataset(name="synthetic", sales=sales, catalog=catalog, freq="W-MON")
@@ -107,8 +107,11 @@ def test_prompts_render_from_files(builder: ContextBuilder) -> None:
     assert few.text.count("Product:") == len(context.analogs) + 1
     zero = render(context, "zero_shot")
     assert "Product:" in zero.text and zero.text.count("Product:") == 1
-    new = render(builder.for_new_product("Cinnamon bagels", 4, DATES[20]), "new_product")
-    assert new.text.count("First 4 weeks:") >= 2
+    launch = builder.for_new_product("Cinnamon bagels", 4, DATES[20])
+    # only croissant was launched inside the data (the others were selling from the start)
+    assert [a.unique_id for a in launch.analogs] == ["croissant"]
+    new = render(launch, "new_product")
+    assert new.text.count("First 4 weeks:") == 2
 
 
 def test_llm_answer_with_quantiles(builder: ContextBuilder) -> None:

@@ -1,14 +1,21 @@
-"""The `shelfcast` command line: one typer app with a sub-app per concern."""
+"""The `shelfcast` command line: one typer app, a module per command group."""
 
 from __future__ import annotations
 
 import typer
 
-from agent.cli import data
+from agent.cli import data, forecast, llm, models, similar
+from agent.cli import eval as eval_cli
 from agent.config import ensure_offline
 
 app = typer.Typer(help="Shelfcast: offline forecasting agent for retail product sales.", no_args_is_help=True)
 app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.add_typer(llm.app, name="llm")
+# Top-level commands (`shelfcast forecast`, `shelfcast similar`): merged without a group name.
+app.add_typer(forecast.app)
+app.add_typer(similar.app)
+app.add_typer(eval_cli.app)
 
 
 def main() -> None:

@@ -86,7 +86,7 @@ class ContextBuilder:
         self.settings = settings
         # One grouped view of the sales: per-product lookups become O(1) instead of a scan.
         self._series = {uid: frame.set_index("ds")["y"] for uid, frame in dataset.sales.groupby("unique_id", sort=False)}
-        self._end = dataset.sales["ds"].max()
+        self._start, self._end = dataset.sales["ds"].min(), dataset.sales["ds"].max()
 
     def default_cutoff(self) -> pd.Timestamp:
         """The period right after the data ends: a forecast of the true future."""
@@ -143,11 +143,16 @@ class ContextBuilder:
 
     def _launch_analogs(self, product: ProductInfo, horizon: int, cutoff: pd.Timestamp,
                         exclude: tuple[str, ...]) -> list[Analog]:
-        """Analogs whose first `horizon` periods after launch all lie before the cutoff."""
+        """Analogs whose first `horizon` periods after launch all lie before the cutoff.
+
+        Products already selling when the data begin were not launched then: their
+        first periods are ordinary volume, not a launch curve, so they are skipped.
+        """
         analogs: list[Analog] = []
         for hit in self._candidates(product, cutoff, exclude).itertuples():
-            values = self.series(hit.unique_id, cutoff).to_numpy()
-            if len(values) < horizon or not self._active(values[:horizon]):
+            series = self.series(hit.unique_id, cutoff)
+            values = series.to_numpy()
+            if len(values) < horizon or series.index[0] <= self._start or not self._active(values[:horizon]):
                 continue
             analogs.append(Analog(unique_id=hit.unique_id, title=hit.title, similarity=float(hit.similarity),
                                   history=[], next=values[:horizon].tolist()))
