@@ -1,0 +1,1 @@
+"""Evaluation: backtesting harness, baselines, metrics, benchmarks."""
