@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import pandas as pd
 import typer
@@ -63,8 +63,8 @@ def forecast_command(
     plot: PlotOpt = None,
 ) -> None:
     """Forecast one product, with the path that answered and why earlier paths gave way."""
-    if mode not in Mode.__args__:  # type: ignore[attr-defined]
-        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(Mode.__args__)}")  # type: ignore[attr-defined]
+    if mode not in get_args(Mode):
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(get_args(Mode))}")
     pipeline = _load(sales, catalog, store, backend)
     forecast = pipeline.forecast(product_id, horizon, mode)  # type: ignore[arg-type]
     history = pipeline.dataset.history(product_id)
