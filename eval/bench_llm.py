@@ -77,8 +77,11 @@ class PeakRss:
         self._thread.join()
 
 
-def run(pipeline: Shelfcast, backend, label: str, mode: str, ids: list[str], horizon: int, pids: list[int]) -> Run:
-    chain = ForecastChain(pipeline.builder, backend, None, ChainSettings(samples=20, max_workers=16))
+def run(pipeline: Shelfcast, backend, label: str, mode: str, ids: list[str], horizon: int, pids: list[int],
+        concurrency: int = 1) -> Run:
+    # A batch queues on the server, so the per-request timeout must cover the queue, not one request.
+    settings = ChainSettings(samples=20, max_workers=concurrency, timeout_s=900)
+    chain = ForecastChain(pipeline.builder, backend, None, settings)
     first: list[float] = []
     started = time.perf_counter()
     original = chain.forecast
@@ -103,6 +106,7 @@ def main() -> None:
     parser.add_argument("--embedded-products", type=int, default=64)
     parser.add_argument("--horizon", type=int, default=4)
     parser.add_argument("--backends", default="embedded,vllm")
+    parser.add_argument("--concurrency", type=int, default=8, help="Concurrent requests to vLLM.")
     parser.add_argument("--modes", default="zero-shot,few-shot")
     args = parser.parse_args()
     ensure_offline()
@@ -132,9 +136,10 @@ def main() -> None:
         venv = install_vllm().venv
         state = serve(prepare_smollm2(), port=free_port(), venv=venv, run_dir=run_dir, wait_s=600)
         try:
-            backend = HttpBackend(state.url, timeout_s=600)
+            backend = HttpBackend(state.url, timeout_s=900)
+            label = f"vLLM ({args.concurrency} concurrent)"
             for mode in modes:
-                print(run(pipeline, backend, "vLLM (16 concurrent)", mode, ids, args.horizon, [os.getpid(), state.pid]).row(),
+                print(run(pipeline, backend, label, mode, ids, args.horizon, [os.getpid(), state.pid], args.concurrency).row(),
                       flush=True)
         finally:
             stop(run_dir)

