@@ -1,0 +1,237 @@
+"""Forecast windows for fine-tuning: train / validation / test with a strict time split.
+
+The periods before `as_of` are cut into three consecutive regions:
+
+    train targets  < val_start <= validation targets < test_start <= test targets < as_of
+
+A window is (product text, history strictly before its cutoff, the `horizon`
+periods from its cutoff), made by the same `ContextBuilder` the forecasting
+chain uses, so training sees exactly what a forecast sees. A window belongs to
+the region that holds its whole target; a window straddling a boundary is not
+made. Established products (sold in many periods before `val_start`) are chosen
+on pre-validation data only, so nothing after `val_start` shapes the training
+windows. Products first sold some periods into the data also give a launch
+window (empty history): the cold-start case. Products launched inside the
+validation or test region are chosen on the data before `as_of`, like a
+new-product test set, and only ever give validation or test windows.
+
+Sampling is a pure function of the seed and the product id, so a product's
+windows do not change when other products join or leave the selection.
+`update_windows` splits a later split's training windows into new ones and
+ones from the period an earlier model trained on (for replay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from agent.data.dataset import Dataset
+from agent.forecast.context import ContextBuilder, ContextSettings
+from finetune.regression.data import Example
+
+LAUNCH_MIN_OFFSET = 4  # a first sale this many periods after the data starts is taken as a launch, not left-censoring
+
+
+class WindowSpec(BaseModel):
+    """How windows are chosen; saved with each artifact so `update` can rebuild them."""
+
+    horizon: int = Field(4, ge=1)
+    max_products: int = Field(1000, ge=2, description="Established products plus training launches; launches "
+                              "inside the validation/test regions come on top (up to half the launch count).")
+    launch_share: float = Field(0.2, ge=0, lt=1, description="Share of max_products that are launches.")
+    min_selling_periods: int = Field(26, ge=1, description="An established product sold in at least this many periods.")
+    train_per_product: int = Field(8, ge=1)
+    val_per_product: int = Field(2, ge=1)
+    val_periods: int | None = Field(None, ge=1, description="Length of the validation region; default 2 x horizon.")
+    as_of: date | None = Field(None, description="First period not visible; default: the period after the data ends.")
+    seed: int = 0
+
+    @property
+    def validation_length(self) -> int:
+        return self.val_periods or 2 * self.horizon
+
+
+@dataclass(frozen=True)
+class Window:
+    unique_id: str
+    cutoff: pd.Timestamp
+    example: Example
+
+
+@dataclass
+class WindowSplit:
+    spec: WindowSpec
+    dataset: str
+    freq: str
+    season_length: int
+    val_start: pd.Timestamp
+    test_start: pd.Timestamp
+    as_of: pd.Timestamp
+    products: list[str]
+    fingerprint: str
+    train: list[Window]
+    val: list[Window]
+    test: list[Window]
+
+    def summary(self) -> dict[str, str | int]:
+        """What an artifact records about its data."""
+        launches = sum(w.example.history.size == 0 for w in self.train)
+        return {"dataset": self.dataset, "fingerprint": self.fingerprint, "freq": self.freq,
+                "season_length": self.season_length, "products": len(self.products),
+                "val_start": str(self.val_start.date()), "test_start": str(self.test_start.date()),
+                "as_of": str(self.as_of.date()), "train_windows": len(self.train),
+                "train_launch_windows": launches, "val_windows": len(self.val), "test_windows": len(self.test)}
+
+
+def examples(windows: list[Window]) -> list[Example]:
+    return [w.example for w in windows]
+
+
+def build_windows(dataset: Dataset, spec: WindowSpec, products: list[str] | None = None) -> WindowSplit:
+    """Windows of the chosen (or the given) products, split by time; raises ValueError if too little data."""
+    step = pd.tseries.frequencies.to_offset(dataset.freq)
+    start = dataset.sales["ds"].min()
+    end = dataset.sales["ds"].max() + step
+    as_of = pd.Timestamp(spec.as_of) if spec.as_of else end
+    if as_of > end:
+        raise ValueError(f"as_of {as_of.date()} is after the data ends ({end.date()} is the first period without data)")
+    spec = spec.model_copy(update={"as_of": as_of.date()})  # pinned: the same windows even from a longer file
+    grid = pd.date_range(start, as_of, freq=dataset.freq, inclusive="left")
+    h = spec.horizon
+    if len(grid) < 2 * h + spec.validation_length + 1:
+        raise ValueError(f"{len(grid)} periods before {as_of.date()} are too few for horizon {h} "
+                         f"with a {spec.validation_length}-period validation region and a test region")
+    test_start = grid[-h]
+    val_start = test_start - spec.validation_length * step
+    visible = dataset.sales[dataset.sales["ds"] < as_of]
+    chosen = products if products is not None else _choose_products(visible, spec, grid, val_start)
+    subset = Dataset(name=dataset.name, sales=visible[visible["unique_id"].isin(chosen)],
+                     catalog=dataset.catalog[dataset.catalog["unique_id"].isin(chosen)], freq=dataset.freq)
+    missing = sorted(set(chosen) - set(subset.sales["unique_id"]))
+    if missing:
+        raise ValueError(f"{len(missing)} products have no sales before {as_of.date()}, e.g. {missing[:3]}")
+    builder = ContextBuilder(subset, settings=ContextSettings(max_history=len(grid)))
+    first_sale = subset.sales.groupby("unique_id")["ds"].min()
+    regions = {"train": [], "val": [], "test": []}
+    for uid in chosen:
+        for region, cutoff in _cutoffs(uid, first_sale[uid], grid, spec, val_start, test_start, step):
+            regions[region].append(_window(builder, uid, cutoff, h, step))
+    return WindowSplit(spec=spec, dataset=dataset.name, freq=dataset.freq, season_length=dataset.season_length,
+                       val_start=val_start, test_start=test_start, as_of=as_of, products=list(chosen),
+                       fingerprint=_fingerprint(subset.sales, spec), **regions)
+
+
+def update_windows(split: WindowSplit, old: WindowSplit, replay: float,
+                   seed: int) -> tuple[list[Window], list[Window]]:
+    """For continual training: (windows with targets `old` never saw, a replay sample from its training period).
+
+    `split` has the same products and spec as `old` with a later `as_of`. Replay
+    (`replay` windows per new one, their targets before `old.val_start`) guards
+    against forgetting; with a longer training region the sampled cutoffs differ,
+    so these are windows of the same period rather than the very same windows.
+    Windows whose target touches `old`'s test region are left out, so that region
+    stays a held-out measure of the model before and after the update.
+    """
+    span = split.spec.horizon * pd.tseries.frequencies.to_offset(split.freq)
+    new, seen = [], []
+    for window in split.train:
+        end = window.cutoff + span
+        if end <= old.val_start:
+            seen.append(window)
+        elif end <= old.test_start or window.cutoff >= old.as_of:
+            new.append(window)
+    if not new:
+        raise ValueError("no new training windows between the artifact's data end and the new validation region; "
+                         "the data must reach further")
+    rng = np.random.default_rng(seed)
+    n_replay = min(len(seen), round(replay * len(new)))
+    return new, [seen[i] for i in sorted(rng.choice(len(seen), size=n_replay, replace=False))]
+
+
+def _choose_products(sales: pd.DataFrame, spec: WindowSpec, grid: pd.DatetimeIndex,
+                     val_start: pd.Timestamp) -> list[str]:
+    """Established products and launches, each drawn from ids sorted for a repeatable sample."""
+    rng = np.random.default_rng(spec.seed)
+    n_launch = round(spec.max_products * spec.launch_share)
+    test_start = grid[-spec.horizon]
+    before = _selling_stats(sales[sales["ds"] < val_start])
+    established = before.index[before["sold"] >= spec.min_selling_periods]
+    train_launches = _launches(before, grid, grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)],
+                               val_start - spec.horizon * grid.freq, val_start)
+    later = _selling_stats(sales[sales["ds"] >= val_start])
+    later = later[~later.index.isin(before.index)]  # first sold inside the validation or test region
+    eval_launches = _launches(later, grid, val_start, test_start, grid[-1] + grid.freq)
+    picked = [_sample(established, spec.max_products - n_launch, rng), _sample(train_launches, n_launch, rng),
+              _sample(eval_launches, n_launch // 2, rng)]
+    return sorted(set().union(*picked))
+
+
+def _selling_stats(sales: pd.DataFrame) -> pd.DataFrame:
+    """First period and number of periods with a sale, per product."""
+    return sales.assign(sold=sales["y"] > 0).groupby("unique_id").agg(first=("ds", "min"), sold=("sold", "sum"))
+
+
+def _launches(stats: pd.DataFrame, grid: pd.DatetimeIndex, first_from: pd.Timestamp, first_to: pd.Timestamp,
+              until: pd.Timestamp) -> pd.Index:
+    """Products first sold in [first_from, first_to] that sold in at least half their periods before `until`."""
+    periods = grid.searchsorted(until) - grid.searchsorted(stats["first"])
+    keep = stats["first"].between(first_from, first_to) & (stats["sold"] >= np.maximum(periods / 2, 1))
+    return stats.index[keep]
+
+
+def _sample(ids: pd.Index, n: int, rng: np.random.Generator) -> list[str]:
+    ordered = sorted(map(str, ids))
+    if n >= len(ordered):
+        return ordered
+    return [ordered[i] for i in sorted(rng.choice(len(ordered), size=n, replace=False))]
+
+
+def _cutoffs(uid: str, first: pd.Timestamp, grid: pd.DatetimeIndex, spec: WindowSpec, val_start: pd.Timestamp,
+             test_start: pd.Timestamp, step: pd.DateOffset) -> list[tuple[str, pd.Timestamp]]:
+    """(region, cutoff) pairs of one product: sampled windows with history, plus its launch window."""
+    rng = np.random.default_rng([spec.seed, zlib.crc32(uid.encode())])
+    h = spec.horizon
+    has_history = grid[grid > first]
+    train = has_history[has_history + h * step <= val_start]
+    val = has_history[(has_history >= val_start) & (has_history + h * step <= test_start)]
+    pairs = [("train", c) for c in _pick(train, spec.train_per_product, rng)]
+    pairs += [("val", c) for c in _pick(val, spec.val_per_product, rng)]
+    if test_start > first:
+        pairs.append(("test", test_start))
+    end = first + h * step
+    if first >= grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)] and end <= grid[-1] + step:
+        region = "train" if end <= val_start else "val" if val_start <= first and end <= test_start else (
+            "test" if first >= test_start else None)
+        if region:
+            pairs.append((region, first))
+    return pairs
+
+
+def _pick(cutoffs: pd.DatetimeIndex, n: int, rng: np.random.Generator) -> list[pd.Timestamp]:
+    if len(cutoffs) <= n:
+        return list(cutoffs)
+    return [cutoffs[i] for i in sorted(rng.choice(len(cutoffs), size=n, replace=False))]
+
+
+def _window(builder: ContextBuilder, uid: str, cutoff: pd.Timestamp, horizon: int, step: pd.DateOffset) -> Window:
+    text, history = builder.for_product(uid, horizon, cutoff, with_analogs=False).regressor_input()
+    future = builder.series(uid, cutoff + horizon * step)
+    target = future[future.index >= cutoff].to_numpy()
+    if len(target) != horizon:
+        raise ValueError(f"product {uid}: {len(target)} periods after {cutoff.date()}, need {horizon} (gaps in sales?)")
+    return Window(unique_id=uid, cutoff=cutoff, example=Example(text=text, history=history, target=target))
+
+
+def _fingerprint(sales: pd.DataFrame, spec: WindowSpec) -> str:
+    """Hash of the exact sales used and the window spec: equal fingerprints mean equal windows."""
+    digest = hashlib.sha256(spec.model_dump_json().encode())
+    frame = sales[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"])
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]

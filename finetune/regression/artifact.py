@@ -1,0 +1,168 @@
+"""Versioned artifact folders: save, load, list, and find the newest one that fits a horizon.
+
+Layout of `<root>/<artifact_id>/`:
+  encoder/            the fine-tuned encoder (LoRA merged) and its tokenizer, safetensors
+  head.safetensors    the quantile head
+  config.json         `ArtifactConfig`: model spec, training settings, data fingerprint, metrics
+  curves.csv          one row per epoch (epoch 0 is the untrained model)
+  README.md           a short model card
+
+A folder is written under a temporary name and renamed when complete, so a
+crashed run never leaves something that looks like an artifact.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from safetensors.torch import load_file, save_file
+from transformers import PreTrainedTokenizerBase
+
+from finetune.regression.metrics import Evaluation, baseline_name
+from finetune.regression.model import ModelSpec, RegressionModel, load_encoder, merged_encoder
+from finetune.regression.train import EpochRecord, TrainConfig
+
+FORMAT_VERSION = 1
+TRAIN_COMMAND = "shelfcast finetune regression"
+
+
+class ArtifactMissing(FileNotFoundError):
+    """No artifact fits the request; the message names the command that trains one."""
+
+
+class ArtifactConfig(BaseModel):
+    format_version: int = FORMAT_VERSION
+    artifact_id: str
+    created: datetime
+    parent: str | None = Field(None, description="Artifact this one continued training from (`update`).")
+    spec: ModelSpec
+    training: TrainConfig
+    best_epoch: int
+    train_seconds: float
+    data: dict[str, Any] = Field(description="What it was trained on: dataset, fingerprint, split dates, window counts.")
+    metrics: dict[str, Evaluation] = Field(description="Evaluations by window set, e.g. validation and test.")
+
+
+def new_artifact_id(horizon: int, lora: bool, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%d-%H%M%S}-h{horizon}-{'lora' if lora else 'full'}"
+
+
+def save_artifact(root: Path, model: RegressionModel, tokenizer: PreTrainedTokenizerBase, config: ArtifactConfig,
+                  curves: list[EpochRecord]) -> Path:
+    """Write a complete artifact folder and return it; LoRA adapters are merged into the model in place."""
+    model.encoder = merged_encoder(model.encoder)
+    final = Path(root) / config.artifact_id
+    if final.exists():
+        raise FileExistsError(f"artifact {final} already exists")
+    partial = final.with_name(f".partial-{config.artifact_id}")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.encoder.save_pretrained(partial / "encoder")
+    tokenizer.save_pretrained(partial / "encoder")
+    save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, partial / "head.safetensors")
+    (partial / "config.json").write_text(config.model_dump_json(indent=2))
+    with open(partial / "curves.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(EpochRecord.model_fields))
+        writer.writeheader()
+        writer.writerows(record.model_dump() for record in curves)
+    (partial / "README.md").write_text(model_card(config))
+    partial.rename(final)
+    return final
+
+
+def read_config(path: Path) -> ArtifactConfig:
+    return ArtifactConfig.model_validate_json((Path(path) / "config.json").read_text())
+
+
+def load_model(path: Path) -> tuple[RegressionModel, PreTrainedTokenizerBase, ArtifactConfig]:
+    """Rebuild the model of an artifact folder, in eval mode."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ArtifactMissing(f"{path} is not a regression artifact (no config.json); "
+                              f"train one with `{TRAIN_COMMAND}`")
+    config = read_config(path)
+    encoder, tokenizer = load_encoder(path / "encoder")
+    model = RegressionModel(encoder, config.spec)
+    model.head.load_state_dict(load_file(path / "head.safetensors"))
+    return model.eval(), tokenizer, config
+
+
+def list_artifacts(root: Path) -> list[tuple[Path, ArtifactConfig]]:
+    """Complete artifacts of this format under `root`, newest first."""
+    root = Path(root)
+    found = []
+    for config_file in root.glob("*/config.json") if root.is_dir() else []:
+        if config_file.parent.name.startswith("."):
+            continue  # a save in progress or one that crashed
+        config = read_config(config_file.parent)
+        if config.format_version == FORMAT_VERSION:
+            found.append((config_file.parent, config))
+    return sorted(found, key=lambda item: item[1].created, reverse=True)
+
+
+def newest_artifact(root: Path, horizon: int) -> Path | None:
+    """The newest artifact whose horizon covers `horizon` (it then forecasts its first `horizon` periods)."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    return next((path for path, config in list_artifacts(root) if config.spec.horizon >= horizon), None)
+
+
+def require_artifact(root: Path, horizon: int) -> Path:
+    """Like `newest_artifact`, but a missing artifact is an error that says how to make one."""
+    path = newest_artifact(root, horizon)
+    if path is None:
+        raise ArtifactMissing(f"no regression artifact with horizon >= {horizon} under {root}; "
+                              f"train one with `{TRAIN_COMMAND} --horizon {horizon}`")
+    return path
+
+
+def model_card(config: ArtifactConfig) -> str:
+    """A short README: what the model is, what it saw, how well it did, and its limits."""
+    spec, training, data = config.spec, config.training, config.data
+    frozen = f"word embeddings and {training.frozen_layers} lowest layers" if training.frozen_layers else "word embeddings"
+    mode = (f"LoRA (rank {training.lora_rank}, query/value, merged)" if training.lora
+            else f"full fine-tuning ({frozen} frozen)")
+    rows = "\n".join(
+        f"| {name} | {ev.model.windows} | {ev.loss:.4f} | {_fmt(ev.model.mase)} | {_fmt(ev.baseline.mase)} "
+        f"| {_fmt(ev.model.wape)} | {_fmt(ev.baseline.wape)} |"
+        for name, ev in config.metrics.items()
+    )
+    data_lines = "\n".join(f"- {key}: {value}" for key, value in data.items() if not isinstance(value, (list, dict)))
+    return f"""# Shelfcast regression model `{config.artifact_id}`
+
+Text encoder ({spec.encoder_id}, mean pooled) + MLP head on the last
+{spec.scaling.history_length} periods of history, scaled by the mean of the last {spec.scaling.scale_window}
+(floor {spec.scaling.min_scale:g}; a launch without history uses {spec.scaling.launch_scale:.3g}). Outputs quantiles
+{list(spec.quantiles)} of the next {spec.horizon} periods at once, the median as a correction
+to the window average; trained with pinball loss.
+
+- created: {config.created:%Y-%m-%d %H:%M} UTC{f", continued from `{config.parent}`" if config.parent else ""}
+- training: {mode}, best epoch {config.best_epoch} of {training.epochs}, {config.train_seconds:.0f} s,
+  encoder lr {training.lr:g}, head lr {training.head_lr:g}, batch {training.batch_size}, seed {training.seed}
+
+## Data
+
+{data_lines}
+
+## Accuracy (median forecast; baseline: {baseline_name(data.get("season_length", 1))})
+
+| windows | n | pinball | MASE | baseline MASE | WAPE | baseline WAPE |
+|---|---|---|---|---|---|---|
+{rows}
+
+## Use and limits
+
+`RegressionForecaster.load(path).predict(texts, histories, horizon)` with horizon <= {spec.horizon}.
+Its training and validation targets end before {data.get("test_start", "the test windows")}: evaluate it
+only on cutoffs from then on, or the backtest leaks. Validation windows chose the epoch; test windows
+played no part in training.
+"""
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
