@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import data, forecast, llm, models, similar
+from agent.cli import data, finetune, forecast, llm, models, similar
 from agent.cli import eval as eval_cli
 from agent.config import ensure_offline
 
@@ -12,6 +12,7 @@ app = typer.Typer(help="Shelfcast: offline forecasting agent for retail product 
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(llm.app, name="llm")
+app.add_typer(finetune.app, name="finetune")
 # Top-level commands (`shelfcast forecast`, `shelfcast similar`): merged without a group name.
 app.add_typer(forecast.app)
 app.add_typer(similar.app)
