@@ -8,6 +8,7 @@ holds one row per product with the text used for retrieval and regression.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 from pydantic import BaseModel
@@ -49,12 +50,17 @@ class Dataset:
         rows = self.sales[self.sales["unique_id"] == unique_id]
         return rows.set_index("ds")["y"]
 
+    @cached_property
+    def _catalog_by_id(self) -> pd.DataFrame:
+        # Built once: building training windows looks products up thousands of times.
+        return self.catalog.set_index("unique_id", drop=False)
+
     def product(self, unique_id: str) -> pd.Series:
         """The catalog row of one product; KeyError names the id when it is unknown."""
-        match = self.catalog[self.catalog["unique_id"] == unique_id]
-        if match.empty:
-            raise KeyError(f"unknown product id {unique_id!r} in dataset {self.name!r}")
-        return match.iloc[0]
+        try:
+            return self._catalog_by_id.loc[unique_id]
+        except KeyError:
+            raise KeyError(f"unknown product id {unique_id!r} in dataset {self.name!r}") from None
 
 
 def season_length(freq: str) -> int:
