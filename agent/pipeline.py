@@ -8,7 +8,7 @@ model are loaded here and shared, never re-loaded per request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import pandas as pd
 
@@ -42,7 +42,7 @@ class Shelfcast:
              settings: ChainSettings | None = None) -> Shelfcast:
         dataset = load_dataset(sales, catalog, store)
         index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name, sales=dataset.sales, progress=progress)
-        llm, note = (None, "LLM disabled") if backend == "none" else _backend(backend)
+        llm, note = load_backend(backend)
         regressor = load_regressor() if regression else None
         return cls(dataset, index, llm, regressor, settings or ChainSettings(), note)
 
@@ -70,10 +70,29 @@ def forecasts_to_frame(forecasts: list[Forecast]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _backend(prefer: BackendPreference) -> tuple[LLMBackend | None, str]:
+def load_backend(prefer: str = "auto", url: str | None = None) -> tuple[LLMBackend | None, str]:
+    """(LLM backend or None, a sentence saying which and why); the one place a backend is chosen.
+
+    'none' disables the LLM (chain paths then fall through and say so); a `url`
+    forces that OpenAI-compatible server and, like 'http', never falls back to
+    the embedded model: an unhealthy server is an error.
+    """
+    from agent.llm.base import BackendError
+
+    if prefer not in get_args(BackendPreference):
+        raise ValueError(f"unknown backend {prefer!r}: use {', '.join(get_args(BackendPreference))}")
+    if prefer == "none":
+        return None, "LLM disabled (--backend none)"
+    if url:
+        from agent.llm.http import HttpBackend
+
+        http = HttpBackend(url)
+        if not http.healthy():
+            raise BackendError(f"the LLM server at {url} failed its health check")
+        return http, f"vLLM server at {url}"
     from agent.llm.select import choose_backend
 
-    choice = choose_backend(prefer)
+    choice = choose_backend(prefer)  # type: ignore[arg-type]
     return choice.backend, f"{choice.name}: {choice.reason}"
 
 

@@ -17,6 +17,7 @@ from utilsforecast import losses
 
 from agent.data.contract import validate_catalog
 from agent.data.dataset import Dataset
+from agent.pipeline import load_backend
 from eval.harness import EvalConfig, Harness, TaskError, existing_task, new_product_task, resolve_models, write_report
 from eval.harness import baselines as bl
 from eval.harness import metrics as mx
@@ -509,9 +510,9 @@ def test_regression_rows_are_flagged_when_the_artifact_saw_the_windows(dataset, 
 
 
 def test_load_backend_none_and_unknown():
-    assert rn.load_backend("none")[0] is None
+    assert load_backend("none")[0] is None
     with pytest.raises(ValueError, match="unknown backend"):
-        rn.load_backend("gpu")
+        load_backend("gpu")
 
 
 def test_models_that_do_not_apply_to_a_task_are_reported(dataset, tmp_path):

@@ -41,8 +41,9 @@ def eval_command(
 ) -> None:
     """Backtest models on existing products (rolling origin) and new products (from launch); write the leaderboard,
     charts and an HTML report. Finished models are cached in --out and skipped on a rerun."""
+    from agent.pipeline import load_backend
     from eval.harness import EvalConfig, Harness, TaskError, write_report
-    from eval.harness.runner import LLM_MODELS, load_backend, load_regressor_or_none
+    from eval.harness.runner import LLM_MODELS, load_regressor_or_none
 
     if sales is None and dataset != BUILTIN:
         raise ValueError(f"unknown dataset {dataset!r}: the built-in one is {BUILTIN!r}; pass --sales/--catalog for your own")

@@ -13,7 +13,7 @@ from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled
 from agent.data import BuiltinDataMissing, DataError
 from agent.forecast.result import Forecast, Mode
 from agent.models import ModelNotAvailable
-from agent.pipeline import BackendPreference, Shelfcast
+from agent.pipeline import Shelfcast
 from agent.plots import fan_chart
 
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods to forecast.")]
@@ -24,8 +24,6 @@ ERRORS = (DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError
 
 
 def _load(sales: Path | None, catalog: Path | None, store: str | None, backend: str) -> Shelfcast:
-    if backend not in ("auto", "http", "embedded", "none"):
-        raise ValueError(f"unknown backend {backend!r}: use auto, http, embedded or none")
     with console.status("Loading data, product index and models..."):
         pipeline = Shelfcast.load(str(sales) if sales else None, str(catalog) if catalog else None, store,
                                   backend=backend)  # type: ignore[arg-type]

@@ -395,31 +395,6 @@ __all__ = ["EvalConfig", "EvalResult", "Harness", "ModelRun", "TaskResult"]
 LLM_MODELS = ("llm-zero-shot", "llm-few-shot", "auto")
 
 
-def load_backend(prefer: str = "auto", url: str | None = None):
-    """(LLM backend or None, a sentence saying which and why). `url` forces that OpenAI-compatible server.
-
-    'none' disables the LLM (chain models then fall through to regression / the floor, and say so);
-    'http' and a url never fall back to the embedded model: an unhealthy server is an error.
-    """
-    from agent.llm.base import BackendError
-
-    if prefer not in ("auto", "http", "embedded", "none"):
-        raise ValueError(f"unknown backend {prefer!r}: use auto, http, embedded or none")
-    if prefer == "none":
-        return None, "LLM disabled (--backend none)"
-    if url:
-        from agent.llm.http import HttpBackend
-
-        http = HttpBackend(url)
-        if not http.healthy():
-            raise BackendError(f"the LLM server at {url} failed its health check")
-        return http, f"vLLM server at {url}"
-    from agent.llm.select import choose_backend
-
-    choice = choose_backend(prefer)  # type: ignore[arg-type]
-    return choice.backend, f"{choice.name}: {choice.reason}"
-
-
 def load_regressor_or_none():
     """The newest trained regression artifact, or None (the chain then records that it has none)."""
     try:
