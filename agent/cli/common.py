@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,26 +25,17 @@ def load_with_status(sales: Path | None, catalog: Path | None, store: str | None
         return load_dataset(str(sales) if sales else None, str(catalog) if catalog else None, store)
 
 
-@contextmanager
-def user_errors(*kinds: type[Exception]) -> Iterator[None]:
-    """Turn expected failures (bad input, missing package) into one red line and exit code 2."""
-    try:
-        yield
-    except kinds as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(code=2) from exc
-
-
 def handled(*kinds: type[Exception]) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Decorator form of `user_errors` for typer commands."""
+    """Turn expected failures (bad input, missing package) into one red line and exit code 2."""
 
     def wrap(func: Callable[..., None]) -> Callable[..., None]:
-        import functools
-
         @functools.wraps(func)
         def inner(*args, **kwargs) -> None:
-            with user_errors(*kinds):
+            try:
                 func(*args, **kwargs)
+            except kinds as exc:
+                err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+                raise typer.Exit(code=2) from exc
 
         return inner
 
