@@ -1,0 +1,63 @@
+"""Keep generated prose honest: every number it cites must be one that was computed.
+
+The LLM writes answers and report narratives, but it is a 135M model and its
+output is untrusted input. Before prose reaches a user, `check` finds every
+number in it and matches each against the numbers the caller computed
+(forecast values, statistics, the horizon, dates). A number matches when it is
+that value as displayed at the precision the text uses ("about 14" matches
+13.6; "13.62" does not match 13.6), or the value as a percentage ("12%" matches
+a share of 0.12). Prose with any unmatched number is rejected and the caller
+uses its template sentence instead, recording why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+# Numbers as prose writes them: 1,234.5  -3  12%  0.25. A digit glued to letters
+# ("6ct", "W52", "2x") is part of a name, not a cited figure, so it is skipped.
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d(?:[\d,]*\d)?(?:\.\d+)?%?(?![\w])")
+# Dates are cited as dates; their parts are not figures to check.
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+class Grounding(BaseModel):
+    """The verdict on one text: which numbers it cites and which of them nothing computed."""
+
+    cited: list[str] = Field(default_factory=list)
+    ungrounded: list[str] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.ungrounded
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numeric tokens of `text` as written (dates removed)."""
+    return NUMBER.findall(DATE.sub(" ", text))
+
+
+def _decimals(token: str) -> int:
+    digits = token.rstrip("%")
+    return len(digits.split(".")[1]) if "." in digits else 0
+
+
+def _matches(token: str, value: float) -> bool:
+    cited = float(token.rstrip("%").replace(",", ""))
+    # Half a unit of the last written digit: "14" stands for [13.5, 14.5).
+    tolerance = 0.5 * 10 ** -_decimals(token) + 1e-9
+    candidates = [value, value * 100] if token.endswith("%") else [value]
+    return any(math.isfinite(v) and abs(cited - v) <= tolerance for v in candidates)
+
+
+def check(text: str, allowed: Iterable[float]) -> Grounding:
+    """Which numbers in `text` are not, at the text's precision, one of `allowed` (absolute values compared too)."""
+    values = [float(v) for v in allowed]
+    values += [abs(v) for v in values if v < 0]
+    cited = numbers_in(text)
+    bad = [token for token in cited if not any(_matches(token.lstrip("+-"), v) or _matches(token, v) for v in values)]
+    return Grounding(cited=cited, ungrounded=bad)
