@@ -32,8 +32,9 @@ class RenderedPrompt(BaseModel):
 
 
 @lru_cache(maxsize=None)
-def load_template(kind: PromptKind, version: str = PROMPT_VERSION) -> PromptTemplate:
-    source = files("prompts").joinpath(f"{kind}.{version}.txt").read_text(encoding="utf-8")
+def load_template(name: str, version: str = PROMPT_VERSION) -> PromptTemplate:
+    """`prompts/<name>.<version>.txt` as a Jinja2 template: forecast prompts and other prose prompts alike."""
+    source = files("prompts").joinpath(f"{name}.{version}.txt").read_text(encoding="utf-8")
     return PromptTemplate.from_template(source, template_format="jinja2")
 
 
