@@ -1,0 +1,278 @@
+"""The deterministic question parser: regexes and a keyword vocabulary, always available, fast.
+
+It is the fallback when the LLM is unavailable or its reading cannot be
+trusted, and the evidence the LLM's reading is checked against (llm_parse.py).
+The steps, in order:
+
+1. normalize: lower case, number words to digits ("two weeks" -> "2 weeks");
+2. take out the literal parameters, each with its own pattern, removing the
+   matched text so its words do not end up in a product name: lead time,
+   service level, stock on hand, store, product id, price, horizon;
+3. intent from keywords (exact phrases, then close spellings of single keywords
+   via difflib, so "forcast" and "reoder" still count; a word the catalog uses,
+   such as "lunch", is never "corrected" into a keyword, like "launch");
+4. what is left, minus question words, is the product text; it is split into
+   several products on "and", "vs", commas, etc.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS, Intent, Measure, Query
+
+# Intent keywords, checked in this order of precedence: a question that mentions a
+# launch and a price is about the new product; a reorder question names a lead time
+# and a horizon; "what if the price..." beats a plain comparison.
+INTENT_PHRASES: dict[Intent, tuple[str, ...]] = {
+    "new_product": ("new product", "new item", "brand new", "launch", "launching", "launched", "introduce",
+                    "introducing", "never sold", "not sold yet", "debut", "roll out", "start selling", "start carrying"),
+    "reorder": ("reorder", "re-order", "restock", "replenish", "how much should we order", "how many should we order",
+                "how much should i order", "how many should i order", "how much to order", "how many to order",
+                "order quantity", "stock up", "safety stock", "lead time", "service level", "purchase order",
+                "should we order", "should i order", "need to order", "order more"),
+    "what_if_price": ("what if the price", "price", "priced", "pricing", "discount", "markdown", "mark down",
+                      "cheaper", "more expensive", "elasticity", "raise the price", "cut the price"),
+    "compare": ("compare", "comparison", "versus", "vs", "which sells more", "which will sell more",
+                "which one sells more", "difference between", "outsell", "side by side"),
+    "trend_report": ("trend", "trends", "trending", "report", "overview", "risers", "fallers", "top sellers",
+                     "movers", "what is selling", "growing", "declining", "summary"),
+    "forecast": ("forecast", "predict", "prediction", "projection", "how many", "how much", "demand", "expect",
+                 "sell", "sales", "outlook"),
+}
+REVENUE_WORDS = ("revenue", "dollars", "dollar sales", "money", "turnover", "takings", "sales value", "income", "earn")
+# Single keywords that close misspellings may stand for (phrases must be written out).
+_FUZZY_KEYWORDS = sorted({p for phrases in INTENT_PHRASES.values() for p in phrases if " " not in p and len(p) >= 5}
+                         | {w for w in REVENUE_WORDS if " " not in w and len(w) >= 5})
+_FUZZY_CUTOFF = 0.8
+
+STOPWORDS = frozenset("""
+how many much what whats which who will would could can should shall do does did is are was were be been being am
+the a an of for in on at to by from over during within into next coming following upcoming this these those that
+our we i my me you your us they them please give show tell let know estimate estimated expect expected expecting
+sell sold selling sells sales sale units unit forecast forecasts forecasting predict predicted prediction demand
+quantity volume weeks week months month days day quarter year years period periods horizon store total about
+approximately roughly around get need want like going gonna there their it its per each every buy bought move
+moving ahead future later then than up if when shop location approx likely probably going some any all also just
+only do you think thinking lot lots kind sort type product products item items sku id help tell me forecasted
+set change make cost costs drop dropped raise raised lower lowered increase cut charge charged goes go went new
+instead rather now currently today
+""".split())
+_WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "a couple of": 2, "a couple": 2, "couple of": 2, "a dozen": 12, "dozen": 12,
+}
+_UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "month": 4, "mo": 4, "quarter": 13, "year": 52}
+_PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly periods
+    r"\bhalf (?:a )?year\b": 26, r"\bfortnight\b": 2, r"\b(?:a|the|next|this|coming) quarter\b": 13,
+    r"\b(?:a|the|next|this|coming) year\b": 52, r"\b(?:a|the|next|this|coming) month\b": 4,
+    r"\b(?:the|next|this|coming) week\b": 1, r"\btomorrow\b": 1,
+}
+NUMBER = r"(\d+(?:\.\d+)?)"
+_PATTERNS = {
+    "lead_time": re.compile(rf"\blead[ -]?time\s*(?:of|is|=|:)?\s*{NUMBER}\s*(days?|weeks?|wks?)?"),
+    "service_level": re.compile(rf"(?:\b{NUMBER}\s*%\s*(?:service(?: level)?|fill rate|in[- ]stock)|"
+                                rf"\bservice level\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+))"),
+    "on_hand": re.compile(rf"(?:\b(?:have|holding|hold|with)\s+)?{NUMBER}\s*(?:units?\s*)?(?:on hand|in stock|left)\b"
+                          rf"|\b(?:have|holding)\s+{NUMBER}\s+units?\b"),
+    "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,6})\b"),
+    "product_id": re.compile(r"\b(?:product|item|sku|id)\s*(?:#|id)?\s*(\d{5,12})\b"),
+    "price": re.compile(rf"(?:\$\s*{NUMBER}|\b{NUMBER}\s*(?:dollars|usd|bucks)\b|"
+                        rf"\bprice\s*(?:of|to|at|=|is|becomes|goes to)?\s*{NUMBER}\b|"
+                        # "to 1.99": a two-decimal amount after a preposition reads as a price.
+                        rf"\b(?:to|at|for|of)\s+(\d+\.\d{{2}})\b)"),
+    "horizon": re.compile(rf"\b{NUMBER}\s*[- ]?(days?|weeks?|wks?|w|months?|mos?|quarters?|years?)\b"),
+    "horizon_word": re.compile(r"\bhorizon\s*(?:of|to|=|:|is)?\s*(\d+)\b"),
+    "category": re.compile(r"\b(?:in|for|from|of) the ([a-z][a-z &/-]{1,40}?) (?:category|department|aisle|section)\b"
+                           r"|\b(?:category|department|dept)\s*:?\s*([a-z][a-z &/-]{1,40})"),
+    "quoted": re.compile(r"[\"“]([^\"”]{1,120})[\"”]|(?<![a-z])'([^']{3,120})'(?![a-z])"),
+}
+_BARE_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.%]|\s*(?:oz|ct|lb|lbs|pk|pack|g|kg|ml|l|gal|in)\b)")
+_SPLIT = re.compile(r"\s*(?:,|;|\bvs\.?(?=\s)|\bversus\b|\bagainst\b|\bcompared (?:to|with)\b|\band\b|\bor\b|&|"
+                    r"\bwith\b|\bthan\b)\s*")
+
+
+class RuleParse(BaseModel):
+    """The rules' Query, the literal evidence behind it, and what they changed (for the answer's notes)."""
+
+    query: Query
+    intent_keyword: str | None = Field(None, description="The keyword that decided the intent (None: default).")
+    literals: dict[str, str] = Field(default_factory=dict, description="Field -> the text it was read from.")
+    notes: list[str] = Field(default_factory=list)
+
+
+def normalize(question: str) -> str:
+    """Lower case, straight quotes, one space, number words as digits ('twenty six' -> '26')."""
+    text = question.replace("’", "'").replace("‘", "'").lower()
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"n't\b", " not", text)
+    text = re.sub(r"(?<=[a-z])'(?:s|re|ll|ve|d|m)\b", "", text)  # "what's" -> "what", "bagel's" -> "bagel"
+    for words, value in sorted(_WORD_NUMBERS.items(), key=lambda item: -len(item[0])):
+        text = re.sub(rf"\b{words}\b", str(value), text)
+    # "20 6" came from "twenty six": join tens and units.
+    text = re.sub(r"\b([2-6]0) ([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
+    return re.sub(r"\ban? (day|week|month|quarter|year)\b", r"1 \1", text)
+
+
+def _weeks(amount: float, unit: str) -> int:
+    return max(1, math.ceil(amount * _UNIT_WEEKS.get(unit.rstrip("s"), 1) - 1e-9))
+
+
+class _Scanner:
+    """Takes matches out of the text as it goes, so later steps only see what is left."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def take(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        match = pattern.search(self.text)
+        if match:
+            self.text = f"{self.text[:match.start()]} {self.text[match.end():]}"
+        return match
+
+
+def _first(match: re.Match[str]) -> str:
+    return next(group for group in match.groups() if group is not None)
+
+
+def find_intent(text: str, vocabulary: Iterable[str] = ()) -> tuple[Intent, str | None]:
+    """(intent, the keyword that decided it); exact phrases first, then close misspellings of single keywords."""
+    for intent, phrases in INTENT_PHRASES.items():
+        for phrase in phrases:
+            if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", text):
+                return intent, phrase
+    known = set(vocabulary)
+    for token in re.findall(r"[a-z]{5,}", text):
+        if token in STOPWORDS or token in known:
+            continue
+        close = difflib.get_close_matches(token, _FUZZY_KEYWORDS, n=1, cutoff=_FUZZY_CUTOFF)
+        if close:
+            for intent, phrases in INTENT_PHRASES.items():
+                if close[0] in phrases:
+                    return intent, f"{close[0]} (read from {token!r})"
+    return "forecast", None
+
+
+def _measure(text: str, vocabulary: Iterable[str]) -> Measure:
+    if any(re.search(rf"\b{re.escape(word)}\b", text) for word in REVENUE_WORDS):
+        return "revenue"
+    known = set(vocabulary)
+    singles = [w for w in REVENUE_WORDS if " " not in w and len(w) >= 5]
+    tokens = [t for t in re.findall(r"[a-z]{5,}", text) if t not in known and t not in STOPWORDS]
+    return "revenue" if any(difflib.get_close_matches(t, singles, n=1, cutoff=_FUZZY_CUTOFF) for t in tokens) else "quantity"
+
+
+def _strip_keywords(text: str) -> str:
+    for phrases in INTENT_PHRASES.values():
+        for phrase in sorted(phrases, key=len, reverse=True):
+            text = re.sub(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", " ", text)
+    for word in REVENUE_WORDS:
+        text = re.sub(rf"\b{re.escape(word)}\b", " ", text)
+    return text
+
+
+def product_texts(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
+    """The product phrases left in `text`: split on separators, question words and keywords removed."""
+    known = set(vocabulary)
+    pieces = []
+    for piece in _SPLIT.split(text):
+        # Bare numbers are not product words ("forecast 1000000 bagels"); sizes ("6 ct") are.
+        piece = _BARE_NUMBER.sub(" ", _strip_keywords(piece))
+        words = [w for w in re.findall(r"[a-z0-9][a-z0-9'./-]*", piece) if w.strip("'.") not in STOPWORDS]
+        # A misspelled keyword ("forcast") is not a product word either.
+        words = [w for w in words if w in known or not difflib.get_close_matches(w, _FUZZY_KEYWORDS, 1, _FUZZY_CUTOFF)]
+        words = [w.rstrip("'s") if w.endswith("'s") else w for w in words]
+        phrase = " ".join(w.strip("'.") for w in words).strip()
+        if re.search(r"[a-z]", phrase):
+            pieces.append(phrase[:80])
+    return pieces
+
+
+def parse(question: str, vocabulary: Iterable[str] = ()) -> RuleParse:
+    """Read a question into a Query. `vocabulary`: catalog words that must not be taken for misspelled keywords."""
+    vocabulary = frozenset(vocabulary)
+    scan = _Scanner(normalize(question))
+    literals: dict[str, str] = {}
+    notes: list[str] = []
+    found: dict[str, object] = {}
+
+    quoted = scan.take(_PATTERNS["quoted"])
+    if match := scan.take(_PATTERNS["lead_time"]):
+        literals["lead_time"] = match.group(0).strip()
+        found["lead_time"] = min(26, _weeks(float(match.group(1)), match.group(2) or "week"))
+    if match := scan.take(_PATTERNS["service_level"]):
+        literals["service_level"] = match.group(0).strip()
+        raw = _first(match).replace(" ", "")
+        level = float(raw.rstrip("%")) / 100 if raw.endswith("%") or float(raw.rstrip("%")) > 1 else float(raw)
+        found["service_level"] = min(0.999, max(0.5, level))
+        if found["service_level"] != level:
+            notes.append(f"service level {raw} is outside 50%..99.9%; using {found['service_level']:.1%}")
+    if match := scan.take(_PATTERNS["on_hand"]):
+        literals["on_hand"] = match.group(0).strip()
+        found["on_hand"] = min(1_000_000.0, float(_first(match)))
+    if match := scan.take(_PATTERNS["store"]):
+        literals["store"] = match.group(0).strip()
+        found["store"] = match.group(1)
+    ids = []
+    while match := scan.take(_PATTERNS["product_id"]):
+        ids.append(match.group(1))
+    if match := scan.take(_PATTERNS["price"]):
+        literals["price"] = match.group(0).strip()
+        price = float(_first(match))
+        if 0 < price <= 10_000:
+            found["price"] = price
+        else:
+            notes.append(f"price {price:g} is outside 0..10,000; ignored")
+    horizon = _horizon(scan, literals, notes)
+    category = scan.take(_PATTERNS["category"])
+
+    intent, keyword = find_intent(normalize(question), vocabulary)
+    if keyword is None and "price" in found:
+        intent, keyword = "what_if_price", literals["price"]
+    products = ids + product_texts(scan.text, vocabulary)
+    query_fields: dict[str, object] = {"intent": intent, "horizon": horizon, "measure": _measure(scan.text, vocabulary),
+                                       **found}
+    if category:
+        query_fields["category"] = _first(category).strip()
+    if intent == "new_product":
+        title = _first(quoted).strip() if quoted else " ".join(products).strip()
+        query_fields["title"] = title[:120] or None
+        products = []
+    elif intent == "trend_report":
+        if products and "category" not in query_fields:
+            query_fields["category"] = " ".join(products)[:60]
+        products = []
+    elif quoted:
+        products.insert(0, _first(quoted).strip()[:80])
+    if len(products) > MAX_PRODUCTS:
+        notes.append(f"{len(products)} products named; answering for the first {MAX_PRODUCTS}")
+        products = products[:MAX_PRODUCTS]
+    query_fields["products"] = products
+    return RuleParse(query=Query(**query_fields), intent_keyword=keyword, literals=literals, notes=notes)
+
+
+def _horizon(scan: _Scanner, literals: dict[str, str], notes: list[str]) -> int | None:
+    """Periods asked for: '6 weeks', '2 months' (4 weeks each), 'next quarter', 'horizon 8'; bounded to 1..52."""
+    weeks: int | None = None
+    if match := scan.take(_PATTERNS["horizon_word"]):
+        weeks, literals["horizon"] = int(match.group(1)), match.group(0).strip()
+    elif match := scan.take(_PATTERNS["horizon"]):
+        weeks, literals["horizon"] = _weeks(float(match.group(1)), match.group(2)), match.group(0).strip()
+    else:
+        for pattern, periods in _PERIOD_PHRASES.items():
+            if match := scan.take(re.compile(pattern)):
+                weeks, literals["horizon"] = periods, match.group(0).strip()
+                break
+    if weeks is None:
+        return None
+    if weeks > MAX_HORIZON:
+        notes.append(f"horizon of {weeks} periods is beyond the limit; using {MAX_HORIZON}")
+        return MAX_HORIZON
+    return max(1, weeks)
