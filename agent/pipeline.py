@@ -7,6 +7,7 @@ model are loaded here and shared, never re-loaded per request.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -35,6 +36,26 @@ class Shelfcast:
     def __post_init__(self) -> None:
         self.builder = ContextBuilder(self.dataset, self.index)
         self.chain = ForecastChain(self.builder, self.backend, self.regressor, self.settings)
+        self._stores: dict[str, Shelfcast] = {}
+        self._stores_lock = threading.Lock()
+
+    def for_store(self, store: str) -> Shelfcast:
+        """The same pipeline on one store's sales of the built-in data, cached; index, LLM and regressor are shared.
+
+        The shared index covers the whole catalog, so products a store never sold
+        can be retrieved; they have no history there and are skipped as analogs.
+        KeyError for a store the data do not have.
+        """
+        if not self.dataset.name.startswith("completejourney"):
+            raise ValueError(f"a store can only be chosen in the built-in data, not in {self.dataset.name!r}")
+        if not store.isdigit():
+            raise KeyError(f"unknown store {store!r}: store ids are numbers, e.g. 367")
+        store = str(int(store))  # "0367" and "367" are one store
+        with self._stores_lock:  # one load per store even when concurrent requests ask for it
+            if store not in self._stores:
+                self._stores[store] = Shelfcast(load_dataset(None, None, store), self.index, self.backend,
+                                                self.regressor, self.settings, self.backend_note)
+            return self._stores[store]
 
     @classmethod
     def load(cls, sales: str | None = None, catalog: str | None = None, store: str | None = None,
