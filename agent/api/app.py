@@ -1,0 +1,118 @@
+"""The FastAPI app: one loaded Shelfcast (dataset, index, LLM backend, regressor) serves every request.
+
+Endpoints are plain `def` functions, so FastAPI runs each in its threadpool and
+the event loop keeps accepting requests while a forecast computes. What the
+threads share is safe to share: the dataset and index are only read, and the
+embedded LLM serialises generation behind its own lock (agent/llm/embedded.py);
+a request that waits on that lock longer than the chain's timeout gets a
+BackendError, which the chain records as its reason to fall back to regression
+or the statistical floor. A vLLM server batches concurrent requests itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from agent.api.schemas import ForecastRequest, HealthResponse, NewProductRequest
+from agent.api.security import (ApiSettings, BodySizeLimit, ConcurrencyLimit, bearer_auth, enforce_limits,
+                                limit_summary)
+from agent.forecast.result import Forecast
+from agent.pipeline import Shelfcast
+
+log = logging.getLogger(__name__)
+
+# Requests that run the forecasting code: counted by the concurrency limit and behind the token.
+WORK_PATHS = ("/forecast", "/new-product", "/ask", "/report")
+_ERRORS = {401: {"description": "Missing or wrong bearer token (only when $SHELFCAST_API_TOKEN is set)."},
+           413: {"description": "Request body over the server's limit."},
+           422: {"description": "Invalid input, or a field over the server's limits."},
+           503: {"description": "Too many forecasting requests in progress."}}
+
+
+def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> FastAPI:
+    """The API over an already loaded Shelfcast; nothing is loaded per request."""
+    settings = settings or ApiSettings()
+    started = time.monotonic()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The text encoder loads lazily; load it before the first request instead of inside one.
+        shelfcast.index.embed_query("warm-up")
+        yield
+
+    app = FastAPI(title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
+                  description="Offline retail sales forecasts: existing products, new products, questions in "
+                              "plain language and trend reports. Every forecast says which path answered "
+                              "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
+                              f"paths gave way. Limits: horizon <= {settings.max_horizon}, titles <= "
+                              f"{settings.max_text_chars} characters, questions <= {settings.max_question_chars}, "
+                              f"bodies <= {settings.max_body_bytes} bytes.")
+    app.state.shelfcast = shelfcast
+    app.state.settings = settings
+    # Added last = runs first: an oversized body is refused before it takes a concurrency slot.
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent, paths=WORK_PATHS)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _add_error_handlers(app)
+    auth = [Depends(bearer_auth(settings))]
+
+    @app.get("/health", response_model=HealthResponse, tags=["service"])
+    def health() -> HealthResponse:
+        """Is the server up, what is loaded, and is the LLM answering? (No token needed: it is for probes.)"""
+        dataset, backend = shelfcast.dataset, shelfcast.backend
+        model_ids = [backend.model_id] if backend else []
+        if shelfcast.regressor is not None:
+            model_ids.append(shelfcast.regressor.artifact_id)
+        model_ids.append(shelfcast.index.encoder.encoder_id)
+        return HealthResponse(
+            status="ok", version=app.version, dataset=dataset.name, products=len(dataset.catalog),
+            series=int(dataset.sales["unique_id"].nunique()), freq=dataset.freq,
+            last_period=dataset.sales["ds"].max().date(), backend=backend.name if backend else None,
+            backend_note=shelfcast.backend_note, llm_healthy=backend.healthy() if backend else None,
+            model_ids=model_ids, auth_required=settings.auth_required, limits=limit_summary(settings),
+            uptime_s=round(time.monotonic() - started, 3))
+
+    @app.post("/forecast", response_model=Forecast, dependencies=auth, tags=["forecast"],
+              responses={404: {"description": "No product with this unique_id in the loaded data."}})
+    def forecast(body: ForecastRequest) -> Forecast:
+        """Forecast one product of the loaded data: point, 10/50/90% quantiles, the path that answered and why."""
+        enforce_limits([("horizon", body.horizon, settings.max_horizon, "periods")])
+        try:
+            shelfcast.dataset.product(body.unique_id)
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from None
+        return shelfcast.forecast(body.unique_id, body.horizon, body.mode)
+
+    @app.post("/new-product", response_model=Forecast, dependencies=auth, tags=["forecast"])
+    def new_product(body: NewProductRequest) -> Forecast:
+        """Predict the first periods of a product with no sales, from similar products' launches."""
+        enforce_limits([("horizon", body.horizon, settings.max_horizon, "periods"),
+                        *((name, len(value), settings.max_text_chars, "characters")
+                          for name in ("title", "description", "department", "category")
+                          if (value := getattr(body, name)) is not None)])
+        return shelfcast.forecast_new(body.title, body.horizon, text=body.text(), category=body.category,
+                                      price=body.price)
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Expected failures as JSON {"detail": ...} with a status that says whose fault it was."""
+
+    @app.exception_handler(ValueError)
+    async def bad_input(_: Request, exc: Exception) -> JSONResponse:
+        # The data and forecasting layers raise ValueError (DataError is one) for input they
+        # cannot use, with a message naming the problem: that is the client's to fix.
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"},
+                            status_code=500)
