@@ -1,0 +1,141 @@
+"""The LLM reads the question into a Query; the rules check it and take over when it cannot be trusted.
+
+The model writes a fixed line format (prompts/query.v1.txt), constrained by
+FORM_REGEX, which both backends enforce (the embedded automaton's regex subset;
+vLLM's structured outputs take the same regex). The lines are parsed into a
+`Query` by pydantic, so every field is bounded whatever the model wrote.
+
+Policy: the rules' reading is used instead, with the reason recorded, when
+- no backend is configured, or it fails (BackendError);
+- the output does not match the form or does not validate as a Query;
+- the LLM's reading contradicts what the question literally says, i.e.
+  * the rules found an intent keyword ("compare", "reorder", ...) and the LLM
+    chose another intent;
+  * the rules read a horizon, store or price from the text and the LLM's value
+    differs, or the LLM gives a number that appears nowhere in the question;
+  * a product the LLM names shares no word with the question (invented).
+Decision parameters (lead time, service level, stock on hand) always come from
+the rules: they are literal numbers with their own patterns, and the form does
+not ask a 135M model for them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ValidationError
+
+from agent.ask.query import INTENTS, ParsedBy, Query
+from agent.ask.rules import RuleParse, normalize, parse
+from agent.forecast.prompting import load_template
+from agent.llm.base import BackendError, GenerationRequest, LLMBackend
+
+PROMPT = "query"
+PROMPT_ID = "query.v1"
+MAX_QUESTION_CHARS = 300
+_PRODUCT = r"[a-z0-9 .&'-]{1,40}"
+FORM_REGEX = (
+    rf" ({'|'.join(INTENTS)})\n"
+    rf"products: (none|{_PRODUCT}(; {_PRODUCT}){{0,3}})\n"
+    r"horizon: (none|[1-9]\d?)\n"
+    r"store: (none|\d{1,6})\n"
+    r"price: (none|\d{1,4}(\.\d{1,2})?)\n"
+    r"measure: (quantity|revenue)\n"
+)
+
+
+class Understood(BaseModel):
+    """The Query used, who produced it, and why the other reader was not used."""
+
+    query: Query
+    parsed_by: ParsedBy
+    parse_note: str
+    rules: RuleParse
+    llm_query: Query | None = None
+    raw: str | None = None
+
+
+def render(question: str) -> str:
+    # One line, bounded: a question cannot add lines that look like filled-in form fields.
+    line = re.sub(r"\s+", " ", question).strip()[:MAX_QUESTION_CHARS]
+    return load_template(PROMPT).format(question=line)
+
+
+def read_form(text: str) -> Query:
+    """The model's lines -> Query (ValueError when the form is broken or a value is out of bounds)."""
+    match = re.fullmatch(FORM_REGEX, " " + text.strip() + "\n")
+    if not match:
+        raise ValueError(f"output does not follow the form: {text[:120]!r}")
+    # The prompt ends with "intent:", so the first line is the intent's value alone.
+    first, *rest = text.strip().split("\n")
+    fields = {"intent": first.strip(), **{key: value.strip() for key, value in (line.split(": ", 1) for line in rest)}}
+    none = {key: value == "none" for key, value in fields.items()}
+    products = [] if none["products"] else [p.strip() for p in fields["products"].split(";") if p.strip()]
+    query: dict[str, object] = {"intent": fields["intent"], "measure": fields["measure"],
+                                "horizon": None if none["horizon"] else int(fields["horizon"]),
+                                "store": None if none["store"] else fields["store"],
+                                "price": None if none["price"] else float(fields["price"])}
+    if fields["intent"] == "new_product":
+        query["title"] = products[0] if products else None
+    elif fields["intent"] == "trend_report":
+        query["category"] = " ".join(products)[:60] or None
+    else:
+        query["products"] = products
+    try:
+        return Query(**query)
+    except ValidationError as exc:
+        raise ValueError(f"output is out of bounds: {exc.errors()[0]['msg']}") from exc
+
+
+def contradiction(llm: Query, rules: RuleParse, question: str) -> str | None:
+    """Why the LLM's reading cannot be right given the question's literal evidence, or None."""
+    text = normalize(question)
+    if rules.intent_keyword and llm.intent != rules.query.intent:
+        return f"intent {llm.intent} contradicts the keyword {rules.intent_keyword!r} ({rules.query.intent})"
+    numbers = set(re.findall(r"\d+(?:\.\d+)?", text))
+    for name in ("horizon", "store", "price"):
+        mine, theirs = getattr(llm, name), getattr(rules.query, name)
+        if name in rules.literals and mine != theirs:
+            return f"{name} {mine} contradicts {rules.literals[name]!r} in the question"
+        if name not in rules.literals and mine is not None and _plain(mine) not in numbers:
+            return f"{name} {mine} appears nowhere in the question"
+    words = set(re.findall(r"[a-z0-9]{3,}", text))
+    for product in llm.products + ([llm.title] if llm.title else []):
+        if not set(re.findall(r"[a-z0-9]{3,}", product)) & words:
+            return f"product {product!r} shares no word with the question"
+    return None
+
+
+def _plain(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def understand(question: str, backend: LLMBackend | None, vocabulary: frozenset[str] = frozenset(),
+               timeout_s: float = 60.0) -> Understood:
+    """The question's Query: the LLM's reading when it holds up, else the rules' (see the module notes)."""
+    rules = parse(question, vocabulary)
+    if backend is None:
+        return Understood(query=rules.query, parsed_by="rules", parse_note="no LLM backend: parsed by rules", rules=rules)
+    request = GenerationRequest(prompt=render(question), n=1, temperature=0.0, max_tokens=96, regex=FORM_REGEX,
+                                timeout_s=timeout_s)
+    try:
+        generation = backend.generate(request)
+    except BackendError as exc:
+        return Understood(query=rules.query, parsed_by="rules", parse_note=f"LLM unavailable ({exc}): parsed by rules",
+                          rules=rules)
+    raw = generation.texts[0] if generation.texts else ""
+    try:
+        llm = read_form(raw)
+    except ValueError as exc:
+        return Understood(query=rules.query, parsed_by="rules", parse_note=f"LLM {exc}: parsed by rules", rules=rules,
+                          raw=raw)
+    why = contradiction(llm, rules, question)
+    if why:
+        return Understood(query=rules.query, parsed_by="rules", parse_note=f"LLM reading rejected: {why}; parsed by rules",
+                          rules=rules, llm_query=llm, raw=raw)
+    decisions = rules.query.model_dump(include={"lead_time", "service_level", "on_hand"})
+    if rules.query.title and llm.intent == "new_product":
+        decisions["title"] = rules.query.title  # a quoted title is the user's exact wording
+    query = llm.model_copy(update=decisions)
+    return Understood(query=query, parsed_by="llm", parse_note=f"parsed by the LLM ({generation.model}, {PROMPT_ID})",
+                      rules=rules, llm_query=llm, raw=raw)
