@@ -138,10 +138,11 @@ def price_what_if(app: Shelfcast, unique_id: str, new_price: float, horizon: int
     catalog = scope.dataset.catalog
     category = scope.dataset.product(unique_id).get("category")
     peers = catalog.loc[(catalog["category"] == category) & (catalog["unique_id"] != unique_id), "unique_id"]
-    fit = estimate_elasticity(_histories(scope, [unique_id])[0] if "price" in scope.dataset.sales else
-                              PriceHistory(prices=[], units=[]),
-                              _histories(scope, peers.iloc[:MAX_CATEGORY_PRODUCTS].tolist())
-                              if "price" in scope.dataset.sales else [])
+    if "price" in scope.dataset.sales:
+        own = _histories(scope, [unique_id])[0]
+        fit = estimate_elasticity(own, _histories(scope, peers.iloc[:MAX_CATEGORY_PRODUCTS].tolist()))
+    else:  # user data without a price column: nothing to estimate from
+        fit = estimate_elasticity(PriceHistory(prices=[], units=[]))
     return PriceResult(forecast=forecast, what_if=what_if(forecast.point, forecast.quantiles, old_price, new_price, fit))
 
 

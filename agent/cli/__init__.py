@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import data, finetune, forecast, llm, models, serve, similar
+from agent.cli import ask, data, finetune, forecast, llm, models, serve, similar
 from agent.cli import eval as eval_cli
 from agent.config import ensure_offline
 
@@ -18,6 +18,7 @@ app.add_typer(forecast.app)
 app.add_typer(similar.app)
 app.add_typer(eval_cli.app)
 app.add_typer(serve.app)
+app.add_typer(ask.app)
 
 
 def main() -> None:
