@@ -6,6 +6,7 @@ import typer
 
 from agent.cli import ask, data, finetune, forecast, llm, models, serve, similar
 from agent.cli import eval as eval_cli
+from agent.cli import finetune_llm  # noqa: F401  (adds `finetune llm` to the finetune group)
 from agent.config import ensure_offline
 
 app = typer.Typer(help="Shelfcast: offline forecasting agent for retail product sales.", no_args_is_help=True)

@@ -1,0 +1,157 @@
+"""`shelfcast finetune llm`: LoRA-tune the generative model on the chain's own prompts.
+
+The agent side: windows from `agent.forecast.windows`, prompts rendered by the
+chain (`agent.forecast.llm_examples`), then plain text pairs go to
+`finetune.llm`, which knows nothing about datasets.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
+from agent.cli.finetune import ERRORS, AsOfOpt, SeedOpt, ThreadsOpt, _build, _date, _setup, app
+from agent.config import get_settings
+from agent.forecast.windows import WindowSpec
+
+if TYPE_CHECKING:
+    from finetune.llm.train import CurvePoint
+
+# Sized to finish in under 30 minutes on 2 shared cores (see the model card and eval/results/bench_finetune_llm.txt).
+DEFAULTS = {"steps": 40, "max_examples": 160, "max_products": 200, "val_pairs": 18}
+
+
+def adapter_root(out: Path | None = None) -> Path:
+    return out or get_settings().models_dir / "llm-lora"
+
+
+@app.command("llm")
+@handled(*ERRORS)
+def llm_command(
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimizer steps.")] = DEFAULTS["steps"],
+    rank: Annotated[int, typer.Option("--rank", min=1, help="LoRA rank.")] = 8,
+    targets: Annotated[str, typer.Option("--targets", help="qv (attention query/value) or all (every linear layer).")] = "qv",
+    max_examples: Annotated[int, typer.Option("--max-examples", min=1, help="Training pairs, balanced over the "
+                                              "zero-shot, few-shot and new-product prompts.")] = DEFAULTS["max_examples"],
+    max_products: Annotated[int, typer.Option("--max-products", min=2, help="Products windows are cut from.")]
+    = DEFAULTS["max_products"],
+    val_pairs: Annotated[int, typer.Option("--val-pairs", min=3, help="Validation (and test) pairs.")] = DEFAULTS["val_pairs"],
+    lr: Annotated[float, typer.Option("--lr", help="LoRA learning rate.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per step.")] = 4,
+    eval_every: Annotated[int, typer.Option("--eval-every", min=1, help="Steps between validation passes.")] = 10,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, max=52, help="Periods each answer holds.")] = 4,
+    merge: Annotated[bool, typer.Option("--merge", help="Also write base + adapter as full weights (merged/).")] = False,
+    as_of: AsOfOpt = None,
+    seed: SeedOpt = 0,
+    threads: ThreadsOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Adapter root. Default: $SHELFCAST_HOME/models/llm-lora.")]
+    = None,
+    sales: SalesOpt = None,
+    catalog: CatalogOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Train a LoRA adapter on leak-free windows: answer-token loss, validation every few steps, best step kept."""
+    from agent.forecast.llm_examples import balanced_sample, build_pairs
+    from agent.models.smollm2 import prepare_smollm2
+    from agent.retrieval.index import ProductIndex
+    from finetune.llm.artifact import AdapterConfig, new_adapter_id, save_adapter
+    from finetune.llm.data import TextPair, encode_all
+    from finetune.llm.train import LoraTrainConfig, add_lora, evaluate_loss, fit, load_base
+
+    if targets not in ("qv", "all"):
+        raise ValueError(f"--targets must be qv or all, got {targets!r}")
+    config = LoraTrainConfig(steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
+                             targets=targets, eval_every=eval_every, seed=seed)  # type: ignore[arg-type]
+    _setup(threads)
+    used_threads = threads or get_settings().torch_threads
+    dataset = load_with_status(sales, catalog, store)
+    spec = WindowSpec(horizon=horizon, max_products=max_products, train_per_product=2, val_per_product=1, seed=seed,
+                      as_of=_date(as_of))
+    split = _build(dataset, spec)
+    index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name, progress=True)
+    with console.status("Rendering the chain's prompts for every window..."):
+        pairs = build_pairs(dataset, split, index)
+    chosen = {"train": balanced_sample(pairs.train, max_examples, seed),
+              "val": balanced_sample(pairs.val, val_pairs, seed), "test": balanced_sample(pairs.test, val_pairs, seed)}
+    base_dir = prepare_smollm2()
+    model, tokenizer = load_base(base_dir)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    encoded, dropped = {}, {}
+    for region, items in chosen.items():
+        texts = [TextPair(prompt=p.prompt, answer=p.answer, kind=p.kind) for p in items]
+        encoded[region], dropped[region] = encode_all(tokenizer, texts, eos, config.max_length)
+    _pairs_table(chosen, encoded, dropped, pairs.skipped)
+    model = add_lora(model, config)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    base_test = evaluate_loss(model, encoded["test"], pad)  # LoRA starts as the identity: this is the base model
+    console.print(f"training LoRA r={rank} on {targets}, {trainable:,} parameters, {steps} steps of {batch_size}, "
+                  f"lr {lr:g}, {used_threads} thread(s)")
+    with _Reporter() as reporter:
+        result = fit(model, encoded["train"], encoded["val"], config, pad, reporter)
+    tuned_test = evaluate_loss(result.model, encoded["test"], pad)
+    losses = {"validation, base": result.curves[0].val_loss,
+              "validation, tuned": min(p.val_loss for p in result.curves),
+              "test, base": base_test, "test, tuned": tuned_test}
+    created = datetime.now(timezone.utc)
+    counts = {f"{region} pairs": {kind: sum(e.kind == kind for e in rows) for kind in ("zero_shot", "few_shot", "new_product")}
+              for region, rows in encoded.items()}
+    data = {**split.summary(), "window_spec": split.spec.model_dump(mode="json"), **counts,
+            "pairs_dropped_too_long": sum(dropped.values()), "windows_without_pairs": sum(pairs.skipped.values()),
+            "train_answer_tokens": sum(e.answer_tokens for e in encoded["train"]),
+            "train_tokens": sum(len(e.input_ids) for e in encoded["train"])}
+    adapter = AdapterConfig(adapter_id=new_adapter_id(config, created), created=created, base_model=base_dir.name,
+                            training=config, best_step=result.best_step, train_seconds=result.seconds,
+                            threads=used_threads, trainable_parameters=trainable, data=data, losses=losses)
+    with console.status("Saving the adapter" + (" and the merged weights..." if merge else "...")):
+        path = save_adapter(adapter_root(out), result.model, tokenizer, adapter, result.curves, merge=merge)
+    console.print(f"answer-token loss on test pairs: base {base_test:.4f} -> tuned {tuned_test:.4f}")
+    console.print(f"[green]saved[/] {path}  ({result.seconds / 60:.1f} min training, best step {result.best_step})")
+
+
+def _pairs_table(chosen: dict, encoded: dict, dropped: dict, skipped: dict[str, int]) -> None:
+    table = Table(title="Prompt pairs (the chain's own prompts, answers in the prompt's scale)")
+    for column in ("pairs", "zero_shot", "few_shot", "new_product", "mean tokens", "dropped (too long)"):
+        table.add_column(column)
+    for region, rows in encoded.items():
+        kinds = [sum(e.kind == kind for e in rows) for kind in ("zero_shot", "few_shot", "new_product")]
+        mean = np.mean([len(e.input_ids) for e in rows]) if rows else 0
+        table.add_row(region, *map(str, kinds), f"{mean:.0f}", str(dropped[region]))
+    console.print(table)
+    for reason, count in skipped.items():
+        console.print(f"[dim]{count} windows gave no pair: {reason}[/]")
+
+
+class _Reporter:
+    """A progress bar over the steps and one line per validation pass."""
+
+    def __enter__(self) -> _Reporter:
+        self.progress = Progress(TextColumn("step"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console, transient=True)
+        self.progress.start()
+        self.task = None
+        self.losses: list[float] = []
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def start(self, steps: int) -> None:
+        self.task = self.progress.add_task("train", total=steps, loss=float("nan"))
+
+    def step(self, loss: float) -> None:
+        self.losses.append(loss)
+        self.progress.update(self.task, advance=1, loss=float(np.mean(self.losses[-10:])))
+
+    def validated(self, point: CurvePoint) -> None:
+        train = "  -   " if point.train_loss is None else f"{point.train_loss:.4f}"
+        self.progress.console.print(f"step {point.step:>4}  train {train}  val {point.val_loss:.4f}  "
+                                    f"lr {point.lr:.2e}  {point.elapsed_s:.0f} s")
