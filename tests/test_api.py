@@ -8,10 +8,6 @@ and talks to it over real HTTP.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +21,7 @@ from fastapi.testclient import TestClient
 from real_data import BAGELS_4OZ, pastry_index, pastry_slice
 
 from agent.api import ApiSettings, create_app
+from agent.api.process import running_server
 from agent.forecast.chain import ChainSettings
 from agent.forecast.result import Forecast
 from agent.llm.base import Generation, GenerationRequest
@@ -267,12 +264,6 @@ def test_real_embedded_llm_answers_over_the_api() -> None:
     assert (forecast.path, forecast.backend) == ("llm-few-shot", "embedded") if first.answered else first.reason
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_shelfcast_serve_over_real_http(tmp_path: Path) -> None:
     dates = pd.date_range("2024-01-01", periods=20, freq="W-MON")
@@ -280,30 +271,15 @@ def test_shelfcast_serve_over_real_http(tmp_path: Path) -> None:
                   for i, ds in enumerate(dates)]).to_csv(tmp_path / "sales.csv", index=False)
     pd.DataFrame({"unique_id": ["bagel", "milk"], "title": ["Plain bagels 6 ct", "Whole milk 1 gal"]}).to_csv(
         tmp_path / "catalog.csv", index=False)
-    port = free_port()
-    shelfcast = Path(sys.executable).with_name("shelfcast")
-    server = subprocess.Popen([str(shelfcast), "serve", "--port", str(port), "--backend", "none", "--log-level", "warning",
-                               "--sales", str(tmp_path / "sales.csv"), "--catalog", str(tmp_path / "catalog.csv")],
-                              env={**os.environ, "SHELFCAST_API_TOKEN": TOKEN}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stdout.read()
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not answer within 120 s"
-                time.sleep(0.5)
+    files = ["--sales", str(tmp_path / "sales.csv"), "--catalog", str(tmp_path / "catalog.csv")]
+    with running_server(["--backend", "none", "--log-level", "warning", *files], env={"SHELFCAST_API_TOKEN": TOKEN},
+                        wait_s=180) as server:
         request = {"unique_id": "milk", "horizon": 3}
-        assert httpx.post(f"{url}/forecast", json=request).status_code == 401
-        response = httpx.post(f"{url}/forecast", json=request, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["path"] == "baseline" and len(body["point"]) == 3 and max(body["quantiles"]["0.9"]) <= 5 * 120
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0]
-    assert f"Shelfcast API on {url}" in output and "bearer token required" in output, output
+        assert httpx.post(f"{server.url}/forecast", json=request).status_code == 401
+        response = httpx.post(f"{server.url}/forecast", json=request, headers={"Authorization": f"Bearer {TOKEN}"},
+                              timeout=60)
+        output = server.output()
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["path"] == "baseline" and len(body["point"]) == 3 and max(body["quantiles"]["0.9"]) <= 5 * 120
+    assert f"Shelfcast API on {server.url}" in output and "bearer token required" in output, output
