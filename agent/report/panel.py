@@ -78,31 +78,43 @@ def _labels(catalog: pd.DataFrame, column: str) -> list[str]:
     return sorted(str(v) for v in catalog[column].dropna().unique())
 
 
-def select(dataset: Dataset, department: str | None, category: str | None) -> tuple[pd.DataFrame, str, str]:
-    """(catalog rows of the selection, the grouping column, a readable name of the selection)."""
+@dataclass(frozen=True)
+class Selection:
+    """The request's names as the catalog spells them."""
+
+    department: str | None
+    category: str | None
+
+    @property
+    def name(self) -> str:
+        return " / ".join(part for part in (self.department, self.category) if part) or "all products"
+
+
+def select(dataset: Dataset, department: str | None, category: str | None) -> tuple[pd.DataFrame, str, Selection]:
+    """(catalog rows of the selection, the grouping column, the resolved names)."""
     catalog = dataset.catalog
-    name_parts = []
+    resolved: dict[str, str | None] = {"department": None, "category": None}
     for column, value in (("department", department), ("category", category)):
         if value is None:
             continue
         if column not in catalog.columns:
             raise ReportError(f"the catalog has no {column!r} column, so --{column} cannot select products")
-        scope = f" in department {name_parts[0]!r}" if name_parts and column == "category" else ""
-        resolved = _resolve(value, _labels(catalog, column), column, scope)
-        catalog = catalog[catalog[column] == resolved]
-        name_parts.append(resolved)
+        scope = f" in department {resolved['department']!r}" if resolved["department"] else ""
+        resolved[column] = _resolve(value, _labels(catalog, column), column, scope)
+        catalog = catalog[catalog[column] == resolved[column]]
     if catalog.empty:
         raise ReportError("no products match this selection")
     level = "subcategory" if category else "category" if department else "department"
     if level not in catalog.columns:
         # User catalogs may lack the taxonomy: fall back to the next level that exists, else one group.
         level = next((c for c in ("category", "subcategory") if c in catalog.columns and c != level), "all")
-    return catalog, level, " / ".join(name_parts) or "all products"
+    return catalog, level, Selection(resolved["department"], resolved["category"])
 
 
-def build_panel(dataset: Dataset, department: str | None = None, category: str | None = None) -> tuple[Panel, str]:
-    """(the dense panel of the selection, its readable name)."""
-    catalog, level, name = select(dataset, department, category)
+def build_panel(dataset: Dataset, department: str | None = None,
+                category: str | None = None) -> tuple[Panel, Selection]:
+    """(the dense panel of the selection, the names it was selected by)."""
+    catalog, level, selection = select(dataset, department, category)
     dates = pd.DatetimeIndex(np.sort(dataset.sales["ds"].unique()))
     if len(dates) < 4:
         raise ReportError(f"a trend report needs at least 4 periods of sales; the data have {len(dates)}")
@@ -118,7 +130,7 @@ def build_panel(dataset: Dataset, department: str | None = None, category: str |
         labels = catalog[level].fillna(NO_GROUP).astype(str).to_numpy(dtype=object)
     titles = catalog["title"].astype(str).to_numpy(dtype=object)
     groups, other = _fold_small_groups(labels, units.sum(axis=1))
-    return Panel(dates, ids, titles, groups, level, units, other), name
+    return Panel(dates, ids, titles, groups, level, units, other), selection
 
 
 def _fold_small_groups(labels: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, str | None]:

@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.forecast.windows import LAUNCH_MIN_OFFSET
+from agent.grounding import numbers_in
 from agent.report.panel import Panel
 
 RECENT_PERIODS = 8
@@ -45,6 +46,13 @@ STEADY_TRAILING = 3
 # the charts, not figures to cite: a 52-week series of small integers would make
 # almost any small number "grounded". Fields marked so stay out of `numbers()`.
 CHART_DATA: dict[str, Any] = {"citable": False}
+
+
+class Trend(BaseModel):
+    """Units per period of each group: what the trend and forecast charts draw."""
+
+    dates: list[str]
+    series: dict[str, list[float]] = Field(json_schema_extra=CHART_DATA)
 
 
 class Window(BaseModel):
@@ -111,6 +119,12 @@ class RampUp(BaseModel):
     reached_steady: int
     median_periods_to_steady: float | None
     groups: list[GroupRamp]
+
+
+def trend(panel: Panel) -> Trend:
+    table = panel.group_units
+    return Trend(dates=[str(d.date()) for d in panel.dates],
+                 series={g: [round(float(v), 2) for v in table[g]] for g in table.columns})
 
 
 def windows(periods: int) -> tuple[int, int]:
@@ -222,7 +236,7 @@ def ramp_up(panel: Panel, ramp: int) -> RampUp:
 
 
 def numbers(model: BaseModel) -> list[float]:
-    """Every number a statistics object holds outside chart data: what generated prose may cite."""
+    """Every number a statistics object holds outside chart data, and those written in its names: what prose may cite."""
     return list(_walk(model))
 
 
@@ -238,3 +252,6 @@ def _walk(value: object) -> Iterator[float]:
             yield from _walk(item)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         yield float(value)
+    elif isinstance(value, str):
+        # Names carry numbers ("Rolls: Dinner 12 OZ"); prose that names the product repeats them.
+        yield from (float(token.rstrip("%").replace(",", "")) for token in numbers_in(value))

@@ -1,0 +1,103 @@
+"""The report's narrative: the LLM's paragraph when it is sound, else the template's, and why.
+
+The LLM (any backend) is given the template's sentences as facts and asked
+for a short paragraph. Its draft is untrusted text, so it is cleaned to prose
+(markup, chat tokens and list markers removed, length bounded at a sentence
+end) and accepted only when it
+
+- has at least MIN_SENTENCES sentences and repeats none (small models loop),
+- cites no number outside the statistics (`agent.grounding.check` against
+  every figure of `TrendStats`; chart series excluded, see stats.CHART_DATA).
+
+The whole draft is judged, not sentence by sentence: keeping the grounded
+sentences of a draft that invented figures would keep the prose around an
+invention. The first of N_SAMPLES drafts that passes is used; otherwise the
+template narrative, with the reason recorded and shown in the report.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.forecast.prompting import PROMPT_VERSION, load_template
+from agent.grounding import check
+from agent.llm.base import BackendError, GenerationRequest, LLMBackend
+from agent.report.model import Narrative, TrendStats
+from agent.report.wording import facts, template_narrative
+
+PROMPT = "report_narrative"
+N_SAMPLES = 2
+MAX_TOKENS = 160
+TEMPERATURE = 0.3
+TIMEOUT_S = 180.0
+MAX_CHARS = 900
+MIN_SENTENCES = 2
+SENTENCES_ASKED = 4
+
+_CHAT_TOKEN = re.compile(r"<\|[^|>]*\|>")
+_TAG = re.compile(r"<[^>]*>")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|#+)\s+", re.MULTILINE)
+_NOT_PROSE = re.compile(r"[^\w\s.,;:!?%()'\"/&+-]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def clean(draft: str) -> str:
+    """Plain prose only: no chat tokens, tags, list or heading marks, code or odd symbols; at most MAX_CHARS."""
+    text = _TAG.sub(" ", _CHAT_TOKEN.sub(" ", draft))
+    text = _NOT_PROSE.sub(" ", _LIST_MARK.sub("", text))
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > MAX_CHARS:
+        cut = text[:MAX_CHARS]
+        end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+        text = cut[: end + 1] if end > 0 else cut
+    return text
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def judge(draft: str, allowed: list[float]) -> tuple[str, str | None, list[str]]:
+    """(cleaned text, why it is rejected or None, ungrounded numbers)."""
+    text = clean(draft)
+    parts = sentences(text)
+    if len(parts) < MIN_SENTENCES:
+        return text, f"the draft had {len(parts)} sentence(s), fewer than {MIN_SENTENCES}", []
+    seen = [s.lower().rstrip(".!? ") for s in parts]
+    if len(set(seen)) < len(seen):
+        return text, "the draft repeated a sentence", []
+    grounding = check(text, allowed)
+    if not grounding.ok:
+        return text, f"the draft cited numbers no statistic holds: {', '.join(grounding.ungrounded)}", grounding.ungrounded
+    return text, None, []
+
+
+def template(stats: TrendStats, reason: str, ungrounded: list[str] | None = None,
+             backend: LLMBackend | None = None) -> Narrative:
+    return Narrative(text=template_narrative(stats), source="template", reason=reason,
+                     backend=backend.name if backend else None, model=backend.model_id if backend else None,
+                     prompt_id=f"{PROMPT}.{PROMPT_VERSION}" if backend else None, ungrounded=ungrounded or [])
+
+
+def write_narrative(stats: TrendStats, backend: LLMBackend | None) -> Narrative:
+    if backend is None:
+        return template(stats, "no LLM backend (--backend none or none available)")
+    prompt = load_template(PROMPT).format(selection=stats.scope.selection, period=stats.scope.period,
+                                          facts=facts(stats), sentences=SENTENCES_ASKED)
+    request = GenerationRequest(prompt=prompt, n=N_SAMPLES, max_tokens=MAX_TOKENS, temperature=TEMPERATURE,
+                                stop=["<|im_end|>"], timeout_s=TIMEOUT_S)
+    try:
+        generation = backend.generate(request)
+    except BackendError as exc:
+        return template(stats, f"the LLM did not answer: {exc}", backend=backend)
+    allowed = stats.citable()
+    reasons, ungrounded = [], []
+    for draft in generation.texts:
+        text, reason, bad = judge(draft, allowed)
+        if reason is None:
+            return Narrative(text=text, source="llm", reason=f"LLM draft passed the checks ({len(sentences(text))} "
+                             "sentences, every number found in the statistics)", backend=generation.backend,
+                             model=generation.model, prompt_id=f"{PROMPT}.{PROMPT_VERSION}")
+        reasons.append(reason)
+        ungrounded += [token for token in bad if token not in ungrounded]
+    return template(stats, f"{len(reasons)} LLM draft(s) rejected: " + "; ".join(reasons), ungrounded, backend)
