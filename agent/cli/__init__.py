@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import ask, data, finetune, forecast, llm, models, serve, similar
+from agent.cli import ask, data, finetune, forecast, llm, models, report, serve, similar
 from agent.cli import eval as eval_cli
 from agent.cli import finetune_llm  # noqa: F401  (adds `finetune llm` to the finetune group)
 from agent.config import ensure_offline
@@ -20,6 +20,7 @@ app.add_typer(similar.app)
 app.add_typer(eval_cli.app)
 app.add_typer(serve.app)
 app.add_typer(ask.app)
+app.add_typer(report.app)
 
 
 def main() -> None:
