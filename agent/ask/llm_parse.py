@@ -13,7 +13,10 @@ Policy: the rules' reading is used instead, with the reason recorded, when
     chose another intent;
   * the rules read a horizon, store or price from the text and the LLM's value
     differs, or the LLM gives a number that appears nowhere in the question;
-  * a product the LLM names shares no word with the question (invented).
+  * a product the LLM names shares no word with the question (invented), or
+    the rules split the question into products ("bagels and donuts") and the
+    LLM's list differs in number or a product shares no word with the rules'
+    product at its place.
 Decision parameters (lead time, service level, stock on hand) always come from
 the rules: they are literal numbers with their own patterns, and the form does
 not ask a 135M model for them.
@@ -101,9 +104,20 @@ def contradiction(llm: Query, rules: RuleParse, question: str) -> str | None:
             return f"{name} {mine} appears nowhere in the question"
     words = set(re.findall(r"[a-z0-9]{3,}", text))
     for product in llm.products + ([llm.title] if llm.title else []):
-        if not set(re.findall(r"[a-z0-9]{3,}", product)) & words:
+        if not _words(product) & words:
             return f"product {product!r} shares no word with the question"
+    found = rules.query.products
+    if found and llm.intent not in ("new_product", "trend_report"):
+        if len(llm.products) != len(found):
+            return f"{len(llm.products)} product(s) {llm.products} where the question names {len(found)} {found}"
+        for mine, theirs in zip(llm.products, found, strict=True):
+            if not _words(mine) & _words(theirs):
+                return f"product {mine!r} is not the question's {theirs!r}"
     return None
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]{3,}", text.lower()))
 
 
 def _plain(value: object) -> str:

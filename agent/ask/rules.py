@@ -30,7 +30,7 @@ from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS, Intent, Measure, Query
 # launch and a price is about the new product; a reorder question names a lead time
 # and a horizon; "what if the price..." beats a plain comparison.
 INTENT_PHRASES: dict[Intent, tuple[str, ...]] = {
-    "new_product": ("new product", "new item", "brand new", "launch", "launching", "launched", "introduce",
+    "new_product": ("new product", "new item", "brand new", "a new", "launch", "launching", "launched", "introduce",
                     "introducing", "never sold", "not sold yet", "debut", "roll out", "start selling", "start carrying"),
     "reorder": ("reorder", "re-order", "restock", "replenish", "how much should we order", "how many should we order",
                 "how much should i order", "how many should i order", "how much to order", "how many to order",
@@ -61,7 +61,7 @@ approximately roughly around get need want like going gonna there their it its p
 moving ahead future later then than up if when shop location approx likely probably going some any all also just
 only do you think thinking lot lots kind sort type product products item items sku id help tell me forecasted
 set change make cost costs drop dropped raise raised lower lowered increase cut charge charged goes go went new
-instead rather now currently today
+instead rather now currently today happens happen happened first initial
 """.split())
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -71,7 +71,7 @@ _WORD_NUMBERS = {
 }
 _UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "month": 4, "mo": 4, "quarter": 13, "year": 52}
 _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly periods
-    r"\bhalf (?:a )?year\b": 26, r"\bfortnight\b": 2, r"\b(?:a|the|next|this|coming) quarter\b": 13,
+    r"\bfortnight\b": 2, r"\b(?:a|the|next|this|coming) quarter\b": 13,
     r"\b(?:a|the|next|this|coming) year\b": 52, r"\b(?:a|the|next|this|coming) month\b": 4,
     r"\b(?:the|next|this|coming) week\b": 1, r"\btomorrow\b": 1,
 }
@@ -118,6 +118,7 @@ def normalize(question: str) -> str:
         text = re.sub(rf"\b{words}\b", str(value), text)
     # "20 6" came from "twenty six": join tens and units.
     text = re.sub(r"\b([2-6]0) ([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
+    text = re.sub(r"\bhalf (?:a )?year\b", "26 weeks", text)
     return re.sub(r"\ban? (day|week|month|quarter|year)\b", r"1 \1", text)
 
 
@@ -234,7 +235,7 @@ def parse(question: str, vocabulary: Iterable[str] = ()) -> RuleParse:
     category = scan.take(_PATTERNS["category"])
 
     intent, keyword = find_intent(normalize(question), vocabulary)
-    if keyword is None and "price" in found:
+    if intent == "forecast" and "price" in found:  # "sales at $0.99": a forecast at a stated price is a what-if
         intent, keyword = "what_if_price", literals["price"]
     products = ids + product_texts(scan.text, vocabulary)
     query_fields: dict[str, object] = {"intent": intent, "horizon": horizon, "measure": _measure(scan.text, vocabulary),

@@ -1,0 +1,66 @@
+"""Question parsing, LLM vs rules, on the shared question set (tests/ask_questions.py), and ask latency.
+
+Usage: python eval/bench_ask.py [--backend embedded|http] [--limit N] > eval/results/bench_ask.txt
+
+For each question: the rules' Query, the LLM's raw reading (before any
+fallback), and the final Query (LLM if it held up, else rules). Accuracy is
+the share of questions whose fields all match the expected ones (intent,
+products, horizon, store, price and the case's extras); intent accuracy
+alone too. Then `ask` end to end on a few questions, timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from ask_questions import CASES, mismatches  # noqa: E402
+
+from agent.ask.llm_parse import understand  # noqa: E402
+from agent.ask.rules import parse  # noqa: E402
+from agent.pipeline import load_backend  # noqa: E402
+
+ASK_QUESTIONS = ["how many bagels will sell in the next 4 weeks?", "compare dinner rolls and apple pie over 6 weeks",
+                 "what if dinner rolls cost $0.99?"]
+
+
+def main() -> None:
+    args = argparse.ArgumentParser()
+    args.add_argument("--backend", default="embedded")
+    args.add_argument("--limit", type=int, default=len(CASES))
+    opts = args.parse_args()
+    backend, note = load_backend(opts.backend)
+    print(f"backend: {note}")
+    cases = CASES[:opts.limit]
+    counts = {"rules": 0, "rules_intent": 0, "llm": 0, "llm_intent": 0, "final": 0, "accepted": 0}
+    seconds = []
+    for case in cases:
+        rules = parse(case.question).query
+        tic = time.perf_counter()
+        understood = understand(case.question, backend)
+        seconds.append(time.perf_counter() - tic)
+        llm = understood.llm_query
+        counts["rules"] += not mismatches(rules, case)
+        counts["rules_intent"] += rules.intent == case.intent
+        counts["llm"] += llm is not None and not mismatches(llm, case, exact_products=False)
+        counts["llm_intent"] += llm is not None and llm.intent == case.intent
+        counts["final"] += not mismatches(understood.query, case, exact_products=understood.parsed_by == "rules")
+        counts["accepted"] += understood.parsed_by == "llm"
+        wrong = mismatches(understood.query, case, exact_products=understood.parsed_by == "rules")
+        print(f"{seconds[-1]:5.1f}s {understood.parsed_by:5s} {'ok ' if not wrong else 'BAD'} {case.question[:60]!r}"
+              f" | llm: {understood.raw!r} | {understood.parse_note}" + (f" | {wrong}" if wrong else ""), flush=True)
+    n = len(cases)
+    print(f"\nquestions: {n}")
+    print(f"rules: all fields right {counts['rules']}/{n} ({counts['rules'] / n:.0%}), intent {counts['rules_intent']}/{n}")
+    print(f"LLM alone (before fallback): all fields right {counts['llm']}/{n} ({counts['llm'] / n:.0%}), "
+          f"intent {counts['llm_intent']}/{n} ({counts['llm_intent'] / n:.0%})")
+    print(f"LLM readings accepted: {counts['accepted']}/{n}; final Query right: {counts['final']}/{n}")
+    print(f"LLM parse latency: median {sorted(seconds)[n // 2]:.1f}s, max {max(seconds):.1f}s")
+
+
+if __name__ == "__main__":
+    main()
