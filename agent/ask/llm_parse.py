@@ -13,10 +13,10 @@ Policy: the rules' reading is used instead, with the reason recorded, when
     chose another intent;
   * the rules read a horizon, store or price from the text and the LLM's value
     differs, or the LLM gives a number that appears nowhere in the question;
-  * a product the LLM names shares no word with the question (invented), or
-    the rules split the question into products ("bagels and donuts") and the
-    LLM's list differs in number or a product shares no word with the rules'
-    product at its place.
+  * a product the LLM names has a word the question does not (invented or
+    paraphrased: a retrieval query must be the user's words), or the rules
+    split the question into products ("bagels and donuts") and the LLM's list
+    differs in number, or drops words of the rules' product at its place.
 Decision parameters (lead time, service level, stock on hand) always come from
 the rules: they are literal numbers with their own patterns, and the form does
 not ask a 135M model for them.
@@ -102,17 +102,17 @@ def contradiction(llm: Query, rules: RuleParse, question: str) -> str | None:
             return f"{name} {mine} contradicts {rules.literals[name]!r} in the question"
         if name not in rules.literals and mine is not None and _plain(mine) not in numbers:
             return f"{name} {mine} appears nowhere in the question"
-    words = set(re.findall(r"[a-z0-9]{3,}", text))
+    words = _words(text)
     for product in llm.products + ([llm.title] if llm.title else []):
-        if not _words(product) & words:
-            return f"product {product!r} shares no word with the question"
+        if not _words(product) <= words:
+            return f"product {product!r} has words the question does not ({', '.join(sorted(_words(product) - words))})"
     found = rules.query.products
     if found and llm.intent not in ("new_product", "trend_report"):
         if len(llm.products) != len(found):
             return f"{len(llm.products)} product(s) {llm.products} where the question names {len(found)} {found}"
         for mine, theirs in zip(llm.products, found, strict=True):
-            if not _words(mine) & _words(theirs):
-                return f"product {mine!r} is not the question's {theirs!r}"
+            if not _words(theirs) <= _words(mine):
+                return f"product {mine!r} drops words of the question's {theirs!r}"
     return None
 
 

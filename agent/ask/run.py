@@ -18,11 +18,12 @@ import pandas as pd
 from agent.ask.answer import Answer, Facts, draw, forecast_numbers, forecast_rows, narrate
 from agent.ask.llm_parse import understand
 from agent.ask.query import DEFAULT_HORIZON, Query
-from agent.ask.resolve import Resolution, resolve_group, resolve_product
+from agent.ask.resolve import Candidate, Resolution, resolve_group, resolve_product
 from agent.ask.tools import (
     Comparison, PriceResult, ReorderResult, recent_price, scoped, tool,
 )
 from agent.forecast.result import Forecast
+from agent.grounding import check, numbers_in
 from agent.pipeline import Shelfcast
 from agent.retrieval.index import ProductIndex
 
@@ -85,14 +86,16 @@ def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | N
 
 
 def _grounded(text: str, numbers: list[float]) -> bool:
-    from agent.grounding import check
-
     return check(text, numbers).ok
 
 
-def _reply(base: dict, status: str, text: str, notes: list[str], **extra: object) -> Answer:
-    return Answer(**base, status=status, text=text, written_by="template", grounded=_grounded(text, []), numbers=[],
-                  notes=notes, **extra)
+def _reply(base: dict, status: str, text: str, notes: list[str],
+           candidates: dict[str, list[Candidate]] | None = None) -> Answer:
+    """A reply without a forecast; it may cite only the candidates' ids and the sizes in their titles."""
+    found = [c for group in (candidates or {}).values() for c in group]
+    numbers = [float(n.rstrip("%").replace(",", "")) for c in found for n in numbers_in(f"{c.title} {c.unique_id}")]
+    return Answer(**base, status=status, text=text, written_by="template", grounded=_grounded(text, numbers),
+                  numbers=numbers, notes=notes, candidates=candidates or {})
 
 
 def _ask_back(base: dict, waiting: list[Resolution], notes: list[str]) -> Answer:
