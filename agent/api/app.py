@@ -12,19 +12,22 @@ or the statistical floor. A vLLM server batches concurrent requests itself.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from agent.api.schemas import ForecastRequest, HealthResponse, NewProductRequest
+from agent.api.schemas import AskRequest, ForecastRequest, HealthResponse, NewProductRequest, ReportBody
 from agent.api.security import (ApiSettings, BodySizeLimit, ConcurrencyLimit, bearer_auth, enforce_limits,
                                 limit_summary)
+from agent.ask import Answer, ask
 from agent.forecast.result import Forecast
 from agent.pipeline import Shelfcast
+from agent.report import Report, build_report
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,57 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         return shelfcast.forecast_new(body.title, body.horizon, text=body.text(), category=body.category,
                                       price=body.price)
 
+    # pyplot's figure registry is process-global and not thread-safe, and the report charts use it:
+    # reports are built one at a time (each uses the CPUs fully anyway).
+    report_lock = threading.Lock()
+
+    @app.post("/ask", response_model=Answer, dependencies=auth, tags=["ask"],
+              responses={404: {"description": "The question names a store the data do not have."}})
+    def ask_question(body: AskRequest) -> Answer:
+        """Answer a plain-language question: a sentence whose numbers all come from the computed forecast,
+        a table, the forecasts, and how the question was understood (or candidates to choose from)."""
+        enforce_limits([("question", len(body.question), settings.max_question_chars, "characters")])
+        try:
+            return ask(shelfcast, body.question, yes=body.yes)
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from None
+
+    @app.post("/report", response_model=Report, dependencies=auth, tags=["report"],
+              responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                               "description": "The Report as JSON, or one self-contained HTML page."},
+                         404: {"description": "No such store in the data."}})
+    def report(body: ReportBody, request: Request) -> Report | Response:
+        """A trend report: growth, risers and fallers, share shifts, launches, category forecasts, charts and a
+        narrative that cites only computed numbers. HTML or JSON by `format`, else by the Accept header."""
+        enforce_limits([("horizon", body.horizon, settings.max_horizon, "periods")])
+        try:
+            with report_lock:
+                built = build_report(shelfcast, body.request())
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from None
+        if body.format == "html" or (body.format is None and prefers_html(request.headers.get("accept", ""))):
+            return HTMLResponse(built.to_html())
+        return built
+
     return app
+
+
+def prefers_html(accept: str) -> bool:
+    """Whether an Accept header ranks text/html above application/json (ties, '*/*' and none: JSON)."""
+    return _quality(accept, "text/html") > _quality(accept, "application/json")
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The q an Accept header gives `media_type`: from its most specific matching range (RFC 9110 12.5.1)."""
+    ranges = {media_type: 2, media_type.split("/")[0] + "/*": 1, "*/*": 0}
+    best, quality = -1, 0.0
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        rank = ranges.get(media.lower(), -1)
+        if rank > best:
+            q = next((p[2:] for p in params if p.startswith("q=")), "1")
+            best, quality = rank, float(q) if q.replace(".", "", 1).isdigit() else 0.0
+    return quality
 
 
 def _add_error_handlers(app: FastAPI) -> None:

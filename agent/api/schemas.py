@@ -9,11 +9,12 @@ the operator can change (horizon, text lengths) are checked by the app against
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.forecast.result import Mode
+from agent.report import ReportRequest
 
 
 class _Request(BaseModel):
@@ -49,6 +50,17 @@ class AskRequest(_Request):
                           examples=["how many 4 oz bagels will we sell in the next 4 weeks?"])
     yes: bool = Field(False, description="When the product is ambiguous, take the best match (and say so) "
                                          "instead of answering with the candidates.")
+
+
+class ReportBody(ReportRequest):
+    """The report request (agent.report.ReportRequest) plus the form of the answer."""
+
+    format: Literal["json", "html"] | None = Field(None, description="json: the Report with charts as base64 PNG; "
+                                                   "html: one self-contained page. Unset: by the Accept header "
+                                                   "(text/html preferred over application/json gives HTML).")
+
+    def request(self) -> ReportRequest:
+        return ReportRequest.model_validate(self.model_dump(exclude={"format"}))
 
 
 class HealthResponse(BaseModel):

@@ -21,6 +21,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.ask.run import MAX_QUESTION_CHARS
+
 
 class ApiSettings(BaseSettings):
     """Limits and credentials of `shelfcast serve`; each field is read from $SHELFCAST_API_<FIELD>."""
@@ -32,7 +34,8 @@ class ApiSettings(BaseSettings):
                                     "($SHELFCAST_API_TOKEN). Unset: the API is open (bind it to loopback).")
     max_horizon: int = Field(52, ge=1, le=520, description="Largest horizon a request may ask for (a year of weeks).")
     max_text_chars: int = Field(300, ge=16, description="Longest product title or description, in characters.")
-    max_question_chars: int = Field(500, ge=16, description="Longest /ask question, in characters.")
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=16, le=MAX_QUESTION_CHARS,
+                                    description="Longest /ask question, in characters (ask reads no more).")
     max_body_bytes: int = Field(16_384, ge=1_024, description="Largest request body; larger ones get 413.")
     max_concurrent: int = Field(8, ge=1, description="Forecasting requests in progress at once; more get 503 "
                                 "at once rather than queueing behind a slow LLM.")
