@@ -101,9 +101,7 @@ def _reply(base: dict, status: str, text: str, notes: list[str],
 def _ask_back(base: dict, waiting: list[Resolution], notes: list[str]) -> Answer:
     parts = [f"{r.text!r} could be " + ", ".join(f"{c.title} ({c.unique_id})" for c in r.candidates) for r in waiting]
     text = "Which product did you mean? " + "; ".join(parts) + ". Ask again with the id, or with --yes to take the best match."
-    numbers = [float(c.unique_id) for r in waiting for c in r.candidates if c.unique_id.isdigit()]
-    return Answer(**base, status="ask_back", text=text, written_by="template", grounded=_grounded(text, numbers),
-                  numbers=numbers, candidates={r.text: r.candidates for r in waiting}, notes=notes)
+    return _reply(base, "ask_back", text, notes, candidates={r.text: r.candidates for r in waiting})
 
 
 def _total(forecast: Forecast, key: str = "point") -> float:

@@ -1,0 +1,159 @@
+"""`ask` end to end on real data (PASTRY slice, real MiniLM index), no LLM: resolution, tools, grounded answers, CLI."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from real_data import BAGELS_4OZ, pastry_index, pastry_slice
+from typer.testing import CliRunner
+
+from agent.ask import ask
+from agent.ask.resolve import resolve_group, resolve_product
+from agent.ask.tools import tools
+from agent.grounding import check
+from agent.pipeline import Shelfcast
+
+
+@pytest.fixture(scope="module")
+def app() -> Shelfcast:
+    return Shelfcast(pastry_slice(), pastry_index(), None)
+
+
+def _traceable(answer) -> None:
+    """Every number in the text is one the tools computed, and that set came from the forecasts."""
+    assert answer.grounded and check(answer.text, answer.numbers).ok, (answer.text, answer.numbers)
+
+
+def test_forecast_answer_numbers_come_from_the_forecast(app: Shelfcast, tmp_path) -> None:
+    answer = ask(app, "how many dinner rolls will sell in the next 6 weeks?", chart_dir=tmp_path)
+    assert answer.status == "answered" and answer.intent == "forecast"
+    (forecast,) = answer.forecasts
+    assert forecast.horizon == 6 and forecast.title == "Rolls: Dinner"
+    assert f"{sum(forecast.point):,.0f} unit" in answer.text
+    _traceable(answer)
+    assert len(answer.table) == 6 and answer.chart and (tmp_path / answer.chart.split("/")[-1]).exists()
+
+
+def test_missing_horizon_uses_the_default_and_says_so(app: Shelfcast) -> None:
+    answer = ask(app, "forecast dinner rolls")
+    assert answer.forecasts[0].horizon == 4
+    assert any("default of 4" in note for note in answer.notes)
+
+
+def test_ambiguous_product_asks_back_then_yes_takes_the_best_seller(app: Shelfcast) -> None:
+    back = ask(app, "how many bagels will sell next week?")
+    assert back.status == "ask_back" and not back.forecasts
+    assert len(back.candidates["bagels"]) >= 2 and BAGELS_4OZ in {c.unique_id for c in back.candidates["bagels"]}
+    _traceable(back)
+    taken = ask(app, "how many bagels will sell next week?", yes=True)
+    assert taken.status == "answered" and taken.forecasts[0].unique_id == BAGELS_4OZ  # the one that sells every week
+    assert any("took the best-selling" in note for note in taken.notes)
+
+
+def test_unknown_product_says_nothing_matched(app: Shelfcast) -> None:
+    answer = ask(app, "how many unicorn steaks will sell next week?")
+    assert answer.status == "no_match" and "unicorn steaks" in answer.text and not answer.forecasts
+    assert answer.candidates["unicorn steaks"]
+    _traceable(answer)
+
+
+def test_product_id_resolves_directly(app: Shelfcast) -> None:
+    resolution = resolve_product(app, BAGELS_4OZ)
+    assert resolution.status == "resolved" and resolution.unique_id == BAGELS_4OZ
+    assert resolve_product(app, "999999999").status == "unknown"
+
+
+def test_compare_ranks_by_total(app: Shelfcast) -> None:
+    answer = ask(app, "compare dinner rolls and apple pie over 4 weeks", yes=True)
+    assert answer.intent == "compare" and len(answer.forecasts) == 2
+    totals = sorted((sum(f.point), f.title) for f in answer.forecasts)
+    assert answer.text.index(totals[1][1]) < answer.text.index(totals[0][1])
+    _traceable(answer)
+
+
+def test_reorder_answer(app: Shelfcast) -> None:
+    answer = ask(app, "how many dinner rolls should we reorder? lead time 2 weeks, 90% service level, 5 on hand", yes=True)
+    assert answer.intent == "reorder"
+    forecast = answer.forecasts[0]
+    assert forecast.horizon >= 3  # lead time 2 + review 1
+    up_to = next(row["value"] for row in answer.table if row.get("item") == "order-up-to")
+    assert sum(forecast.point[:3]) <= up_to <= sum(forecast.quantiles["0.9"][:3]) + 1e-6  # the 90% level, summed
+    _traceable(answer)
+
+
+def test_price_what_if_reports_the_elasticity_or_no_signal(app: Shelfcast) -> None:
+    answer = ask(app, "what if dinner rolls cost $0.99 over 4 weeks?", yes=True)
+    assert answer.intent == "what_if_price" and "0.99" in answer.text
+    assert any("elasticity" in note for note in answer.notes)
+    _traceable(answer)
+
+
+def test_new_product_answer(app: Shelfcast) -> None:
+    answer = ask(app, 'we are launching "cinnamon raisin bagels 6 ct", how many in 8 weeks?')
+    assert answer.intent == "new_product" and answer.forecasts[0].unique_id is None
+    assert answer.forecasts[0].title == "cinnamon raisin bagels 6 ct" and answer.forecasts[0].horizon == 8
+    _traceable(answer)
+
+
+def test_group_names_resolve_to_the_catalog(app: Shelfcast) -> None:
+    assert resolve_group(app.dataset.catalog, "pastry").department == "PASTRY"
+    assert resolve_group(app.dataset.catalog, "cake").category == "CAKES"
+    with pytest.raises(ValueError, match="no department or category"):
+        resolve_group(app.dataset.catalog, "motor oil")
+
+
+def test_tools_are_langchain_tools_with_bounded_schemas(app: Shelfcast) -> None:
+    named = {t.name: t for t in tools(app)}
+    assert set(named) == {"forecast_product", "forecast_new_product", "compare_products", "reorder_suggestion",
+                          "price_what_if", "trend_report"}
+    forecast = named["forecast_product"].invoke({"unique_id": BAGELS_4OZ, "horizon": 3})
+    assert forecast.horizon == 3
+    with pytest.raises(ValueError):
+        named["forecast_product"].invoke({"unique_id": BAGELS_4OZ, "horizon": 5000})
+
+
+def test_store_scope_and_unknown_store(app: Shelfcast) -> None:
+    answer = ask(app, "how many bagels will sell at store 367 next week?", yes=True)
+    assert answer.query.store == "367" and answer.status in ("answered", "no_match")
+    store_app = app.for_store("367")
+    assert store_app is app.for_store("0367") and store_app.index is app.index
+    for forecast in answer.forecasts:
+        assert forecast.unique_id in set(store_app.dataset.catalog["unique_id"])
+    with pytest.raises(KeyError, match="store"):
+        ask(app, "forecast bagels at store 999999")
+
+
+def test_concurrent_questions_share_one_app(app: Shelfcast, tmp_path) -> None:
+    questions = ["forecast dinner rolls for 3 weeks", "compare dinner rolls and apple pie", "forecast apple pie"] * 2
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda q: ask(app, q, yes=True, chart_dir=tmp_path), questions))
+    assert all(a.status == "answered" and a.grounded for a in answers)
+    charts = [c for a in answers for c in a.charts]
+    assert len(set(charts)) == len(charts) and all((tmp_path / c.split("/")[-1]).exists() for c in charts)
+
+
+def test_bad_questions_are_clear_errors(app: Shelfcast) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        ask(app, "   ")
+    with pytest.raises(ValueError, match="at most"):
+        ask(app, "bagels " * 200)
+
+
+def test_cli_ask_json_and_table(monkeypatch, app: Shelfcast, tmp_path) -> None:
+    from agent.cli import app as cli
+    from agent.cli import ask as ask_cli
+
+    monkeypatch.setattr(ask_cli, "_load", lambda *args: app)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ask", "how many dinner rolls in 2 weeks?", "--json", "--chart-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["intent"] == "forecast" and payload["grounded"] and len(payload["forecasts"][0]["point"]) == 2
+    result = runner.invoke(cli, ["ask", "how many bagels next week?", "--chart-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "Which product did you mean" in result.output
+    result = runner.invoke(cli, ["ask", "how many bagels next week?", "--yes", "--chart-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "chart:" in result.output and "Rolls: Bagels 4 OZ" in result.output
+    result = runner.invoke(cli, ["ask", ""])
+    assert result.exit_code == 2 and "empty" in result.output
