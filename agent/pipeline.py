@@ -19,6 +19,7 @@ from agent.forecast.chain import ChainSettings, ForecastChain, Regressor
 from agent.forecast.context import ContextBuilder
 from agent.forecast.result import Forecast, Mode
 from agent.llm.base import LLMBackend
+from agent.llm.select import Weights
 from agent.retrieval.index import ProductIndex
 
 BackendPreference = Literal["auto", "http", "embedded", "none"]
@@ -60,10 +61,11 @@ class Shelfcast:
     @classmethod
     def load(cls, sales: str | None = None, catalog: str | None = None, store: str | None = None,
              backend: BackendPreference = "auto", regression: bool = True, progress: bool = True,
-             settings: ChainSettings | None = None) -> Shelfcast:
+             settings: ChainSettings | None = None, llm_model: Weights = "base") -> Shelfcast:
+        """`llm_model` 'lora' answers with the newest LoRA-tuned forecaster (`shelfcast finetune llm`)."""
         dataset = load_dataset(sales, catalog, store)
         index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name, sales=dataset.sales, progress=progress)
-        llm, note = load_backend(backend)
+        llm, note = load_backend(backend, model=llm_model)
         regressor = load_regressor() if regression else None
         return cls(dataset, index, llm, regressor, settings or ChainSettings(), note)
 
@@ -91,29 +93,35 @@ def forecasts_to_frame(forecasts: list[Forecast]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def load_backend(prefer: str = "auto", url: str | None = None) -> tuple[LLMBackend | None, str]:
+def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = "base",
+                 adapter: str = "latest") -> tuple[LLMBackend | None, str]:
     """(LLM backend or None, a sentence saying which and why); the one place a backend is chosen.
 
     'none' disables the LLM (chain paths then fall through and say so); a `url`
     forces that OpenAI-compatible server and, like 'http', never falls back to
-    the embedded model: an unhealthy server is an error.
+    the embedded model: an unhealthy server is an error. `model` picks the
+    weights: 'base' or 'lora' (the tuned forecaster; `adapter` 'latest', an
+    adapter id or folder, used in-process; a server serves it as model `lora`).
     """
     from agent.llm.base import BackendError
+    from agent.llm.select import LORA_SERVED_NAME, choose_backend, serving_problem
 
     if prefer not in get_args(BackendPreference):
         raise ValueError(f"unknown backend {prefer!r}: use {', '.join(get_args(BackendPreference))}")
+    if model not in get_args(Weights):
+        raise ValueError(f"unknown LLM model {model!r}: use {', '.join(get_args(Weights))}")
     if prefer == "none":
         return None, "LLM disabled (--backend none)"
     if url:
         from agent.llm.http import HttpBackend
 
-        http = HttpBackend(url)
-        if not http.healthy():
-            raise BackendError(f"the LLM server at {url} failed its health check")
-        return http, f"vLLM server at {url}"
-    from agent.llm.select import choose_backend
+        http = HttpBackend(url, model_id=LORA_SERVED_NAME if model == "lora" else None)
+        problem = serving_problem(http, model)
+        if problem:
+            raise BackendError(f"the LLM server at {url} {problem}")
+        return http, f"vLLM server at {url}" + (f", model {LORA_SERVED_NAME!r}" if model == "lora" else "")
 
-    choice = choose_backend(prefer)  # type: ignore[arg-type]
+    choice = choose_backend(prefer, model, adapter)  # type: ignore[arg-type]
     return choice.backend, f"{choice.name}: {choice.reason}"
 
 

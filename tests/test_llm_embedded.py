@@ -235,7 +235,7 @@ def test_json_schema_check() -> None:
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch, tiny: EmbeddedBackend) -> Iterator[pytest.MonkeyPatch]:
     """Settings re-read from a patched environment, and the tiny model as the process's embedded backend."""
-    monkeypatch.setattr(select, "_embedded", tiny)
+    monkeypatch.setattr(select, "_embedded", {None: tiny})  # the base model (no adapter)
     monkeypatch.delenv("SHELFCAST_LLM_URL", raising=False)
     get_settings.cache_clear()
     yield monkeypatch

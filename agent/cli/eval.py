@@ -26,8 +26,8 @@ def eval_command(
     task: Annotated[str, typer.Option("--task", help="existing (rolling-origin backtest), new (launches) or both.")] = "both",
     models: Annotated[list[str] | None, typer.Option(
         "--models", "-m", help="Models, comma-separated or repeated: naive, seasonal-naive, window-average, auto-ets, "
-        "croston-sba, tsb, gbm, category-mean, knn, floor, llm-zero-shot, llm-few-shot, regression, auto; "
-        "groups: baselines, chain, llm, all.")] = None,
+        "croston-sba, tsb, gbm, category-mean, knn, floor, llm-zero-shot, llm-few-shot, regression, auto, "
+        "llm-lora-zero-shot, llm-lora-few-shot (the tuned LLM); groups: baselines, chain, llm, lora, all.")] = None,
     max_series: Annotated[int, typer.Option("--max-series", min=0, help="Products per task (stratified by volume; 0 = all).")] = 500,
     horizon: Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods per window.")] = 4,
     windows: Annotated[int, typer.Option("--windows", min=1, help="Rolling-origin windows (step = horizon).")] = 3,
@@ -43,6 +43,7 @@ def eval_command(
     charts and an HTML report. Finished models are cached in --out and skipped on a rerun."""
     from agent.pipeline import load_backend
     from eval.harness import EvalConfig, Harness, TaskError, write_report
+    from eval.harness.baselines import LORA_MODELS
     from eval.harness.runner import LLM_MODELS, load_regressor_or_none
 
     if sales is None and dataset != BUILTIN:
@@ -55,6 +56,11 @@ def eval_command(
     if any(m in LLM_MODELS for m in config.models):
         with console.status("Loading the LLM backend..."):
             llm, note = load_backend("http" if llm_url else backend, llm_url)
+    lora = None
+    if any(m in LORA_MODELS for m in config.models):
+        with console.status("Loading the LoRA-tuned LLM..."):
+            lora, lora_note = load_backend("http" if llm_url else backend, llm_url, model="lora")
+        note = lora_note if llm is None else f"{note}; tuned: {lora_note}"
     regressor = None
     if any(m in ("regression", "auto") for m in config.models):
         regressor, why = load_regressor_or_none()
@@ -63,7 +69,8 @@ def eval_command(
     folder = out or Path("eval/results") / data.name
     console.print(f"[dim]dataset {data.name}; models {', '.join(config.models)}; backend: {note}; out {folder}[/]")
     try:
-        harness = Harness(data, folder, backend=llm, backend_note=note, regressor=regressor, force=force, console=console)
+        harness = Harness(data, folder, backend=llm, backend_note=note, regressor=regressor, force=force, console=console,
+                          lora_backend=lora)
         result = harness.run(config)
     except TaskError as exc:
         raise ValueError(str(exc)) from exc
@@ -102,4 +109,5 @@ def _fmt(value) -> str:
 
 
 app = typer.Typer()
-app.command("eval")(handled(DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError, RuntimeError)(eval_command))
+app.command("eval")(handled(DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError, RuntimeError,
+                           FileNotFoundError)(eval_command))

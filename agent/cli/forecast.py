@@ -19,14 +19,16 @@ from agent.plots import fan_chart
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods to forecast.")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="auto (vLLM if SHELFCAST_LLM_URL is healthy, else embedded), http, embedded, none.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the Forecast as JSON.")]
+ModelOpt = Annotated[str, typer.Option("--model", help="LLM weights: base, or lora (the newest adapter from "
+                                      "`shelfcast finetune llm`; a server must serve it as 'lora').")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a fan chart PNG here.")]
-ERRORS = (DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError)
+ERRORS = (DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError, FileNotFoundError)
 
 
-def _load(sales: Path | None, catalog: Path | None, store: str | None, backend: str) -> Shelfcast:
+def _load(sales: Path | None, catalog: Path | None, store: str | None, backend: str, model: str = "base") -> Shelfcast:
     with console.status("Loading data, product index and models..."):
         pipeline = Shelfcast.load(str(sales) if sales else None, str(catalog) if catalog else None, store,
-                                  backend=backend)  # type: ignore[arg-type]
+                                  backend=backend, llm_model=model)  # type: ignore[arg-type]
     console.print(f"[dim]backend: {pipeline.backend_note}[/]")
     return pipeline
 
@@ -54,6 +56,7 @@ def forecast_command(
     horizon: HorizonOpt = 4,
     mode: Annotated[str, typer.Option("--mode", help="auto, few-shot, zero-shot, regression or baseline.")] = "auto",
     backend: BackendOpt = "auto",
+    model: ModelOpt = "base",
     sales: SalesOpt = None,
     catalog: CatalogOpt = None,
     store: StoreOpt = None,
@@ -63,7 +66,7 @@ def forecast_command(
     """Forecast one product, with the path that answered and why earlier paths gave way."""
     if mode not in get_args(Mode):
         raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(get_args(Mode))}")
-    pipeline = _load(sales, catalog, store, backend)
+    pipeline = _load(sales, catalog, store, backend, model)
     forecast = pipeline.forecast(product_id, horizon, mode)  # type: ignore[arg-type]
     history = pipeline.dataset.history(product_id)
     if plot:
@@ -83,13 +86,14 @@ def new_product_command(
     description: Annotated[str | None, typer.Option("--description", help="Free text about the product.")] = None,
     price: Annotated[float | None, typer.Option("--price", min=0.0, help="Planned shelf price.")] = None,
     backend: BackendOpt = "auto",
+    model: ModelOpt = "base",
     sales: SalesOpt = None,
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
 ) -> None:
     """Predict the first periods of a product with no sales history, from similar products' launches."""
-    pipeline = _load(sales, catalog, None, backend)
+    pipeline = _load(sales, catalog, None, backend, model)
     text = " / ".join(part for part in (title, category, description) if part)
     forecast = pipeline.forecast_new(title, horizon, text=text, category=category, price=price)
     if plot:

@@ -75,16 +75,20 @@ class EmbeddedBackend:
     name = "embedded"
 
     def __init__(self, model_dir: Path | str, threads: int | None = None, device: str = "cpu",
-                 dtype: torch.dtype = DEFAULT_DTYPE, max_resamples: int = MAX_RESAMPLES) -> None:
+                 dtype: torch.dtype = DEFAULT_DTYPE, max_resamples: int = MAX_RESAMPLES,
+                 adapter_dir: Path | str | None = None) -> None:
         """Load the folder now, so that a broken model fails at start-up rather than on a user's request.
 
         `threads` sets torch's intra-op threads for the whole process (torch has no
         per-model setting); by default one, because two threads next to another busy
-        process were measured to stall decoding.
+        process were measured to stall decoding. `adapter_dir` is a peft LoRA adapter
+        (finetune.llm) merged into the weights on load, so decoding costs what the base
+        model costs; the model id then names both, so every answer says which weights gave it.
         """
         torch.set_num_threads(threads or get_settings().torch_threads)
         self.model_dir = Path(model_dir)
-        self.model_id = self.model_dir.name
+        self.adapter_dir = Path(adapter_dir) if adapter_dir is not None else None
+        self.model_id = self.model_dir.name + (f"+lora:{self.adapter_dir.name}" if self.adapter_dir else "")
         self.device = torch.device(device)
         self.max_resamples = max_resamples
         try:
@@ -92,6 +96,13 @@ class EmbeddedBackend:
             model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot load a model from {self.model_dir}: {exc}") from exc
+        if self.adapter_dir is not None:
+            from finetune.llm.artifact import apply_adapter
+
+            try:
+                model = apply_adapter(model, self.adapter_dir)
+            except (OSError, ValueError, RuntimeError) as exc:  # missing files, or shapes of another base model
+                raise BackendError(f"cannot apply the LoRA adapter {self.adapter_dir} to {self.model_dir}: {exc}") from exc
         self.model = model.to(self.device).eval()
         eos = self.model.generation_config.eos_token_id
         eos = self.tokenizer.eos_token_id if eos is None else eos
@@ -108,7 +119,8 @@ class EmbeddedBackend:
         return self.model is not None
 
     def __repr__(self) -> str:
-        return f"EmbeddedBackend({str(self.model_dir)!r}, device={self.device.type!r})"
+        adapter = f", adapter_dir={str(self.adapter_dir)!r}" if self.adapter_dir else ""
+        return f"EmbeddedBackend({str(self.model_dir)!r}{adapter}, device={self.device.type!r})"
 
     # ------------------------------------------------------------------ generation
 

@@ -4,12 +4,18 @@ A vLLM server, when one is configured ($SHELFCAST_LLM_URL) and answers its healt
 check, is faster and batches across callers; otherwise the prepared SmolLM2 runs
 in-process. The reason is kept (and logged) because a forecast must be able to
 say which model answered and why that one.
+
+Two sets of weights can answer: the base model and the LoRA-tuned forecaster
+(`shelfcast finetune llm`). A server serves the tuned one under the model name
+`lora` (`shelfcast llm serve --lora`); in-process, the adapter is merged into
+the base weights on load.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +29,10 @@ if TYPE_CHECKING:  # torch and transformers load only when the embedded backend 
 log = logging.getLogger(__name__)
 
 Preference = Literal["auto", "http", "embedded"]
+Weights = Literal["base", "lora"]
+LORA_SERVED_NAME = "lora"  # the model name a server gives the tuned forecaster
 
-_embedded: EmbeddedBackend | None = None
+_embedded: dict[Path | None, EmbeddedBackend] = {}  # one per adapter (None: the base model)
 _embedded_lock = threading.Lock()
 
 
@@ -38,52 +46,75 @@ class BackendChoice(BaseModel):
     reason: str
 
 
-def get_backend(prefer: Preference = "auto") -> LLMBackend:
+def get_backend(prefer: Preference = "auto", weights: Weights = "base") -> LLMBackend:
     """The backend to use; see choose_backend for the rules."""
-    return choose_backend(prefer).backend
+    return choose_backend(prefer, weights).backend
 
 
-def choose_backend(prefer: Preference = "auto") -> BackendChoice:
-    """HTTP when configured and healthy, else embedded; an explicit preference never falls back.
+def lora_adapter_dir(which: str = "latest") -> Path:
+    """The adapter folder: 'latest' under $SHELFCAST_HOME/models/llm-lora, an adapter id there, or a path."""
+    from finetune.llm.artifact import resolve_adapter
 
-    Raises BackendError when "http" is asked for and the server is not configured or
-    not healthy, and when the embedded model cannot be loaded (ModelNotAvailable
-    when its weights package is missing).
+    return resolve_adapter(get_settings().models_dir / "llm-lora", which)
+
+
+def choose_backend(prefer: Preference = "auto", weights: Weights = "base", adapter: str = "latest") -> BackendChoice:
+    """HTTP when configured and healthy (and, for the tuned weights, serving them), else embedded.
+
+    An explicit preference never falls back. Raises BackendError when "http" is
+    asked for and the server is not configured, not healthy or does not serve the
+    weights asked for, and when the embedded model cannot be loaded
+    (ModelNotAvailable when its weights package is missing; AdapterMissing when
+    the tuned weights are asked for and none were trained).
     """
     url = get_settings().llm_url
+    adapter_dir = lora_adapter_dir(adapter) if weights == "lora" and prefer != "http" else None
     if prefer == "embedded":
-        choice = _embedded_choice("embedded backend requested")
+        choice = _embedded_choice("embedded backend requested", adapter_dir)
     elif url is None:
         if prefer == "http":
             raise BackendError("HTTP backend requested but SHELFCAST_LLM_URL is not set")
-        choice = _embedded_choice("SHELFCAST_LLM_URL is not set")
+        choice = _embedded_choice("SHELFCAST_LLM_URL is not set", adapter_dir)
     else:
         from agent.llm.http import HttpBackend  # needs openai/httpx only when a server is configured
 
-        http = HttpBackend(url)
-        if http.healthy():
-            choice = BackendChoice(backend=http, name=http.name, reason=f"server at {url} is healthy")
+        http = HttpBackend(url, model_id=LORA_SERVED_NAME if weights == "lora" else None)
+        problem = serving_problem(http, weights)
+        if problem is None:
+            choice = BackendChoice(backend=http, name=http.name, reason=f"server at {url} is healthy"
+                                   + (f" and serves {LORA_SERVED_NAME!r}" if weights == "lora" else ""))
         elif prefer == "http":
-            raise BackendError(f"HTTP backend requested but the server at {url} failed its health check")
+            raise BackendError(f"HTTP backend requested but the server at {url} {problem}")
         else:
             http.close()
-            choice = _embedded_choice(f"server at {url} failed its health check")
+            choice = _embedded_choice(f"server at {url} {problem}", adapter_dir)
     log.info("LLM backend: %s (%s)", choice.name, choice.reason)
     return choice
 
 
-def _embedded_choice(why: str) -> BackendChoice:
-    backend = embedded_backend()
+def serving_problem(http: LLMBackend, weights: Weights) -> str | None:
+    """Why the server cannot answer for these weights (None: it can)."""
+    if not http.healthy():
+        return "failed its health check"
+    if weights == "lora":
+        try:
+            http.resolve_model_id()  # type: ignore[attr-defined]
+        except BackendError as exc:
+            return f"does not serve the tuned weights ({exc}); start it with `shelfcast llm serve --lora latest`"
+    return None
+
+
+def _embedded_choice(why: str, adapter_dir: Path | None = None) -> BackendChoice:
+    backend = embedded_backend(adapter_dir)
     return BackendChoice(backend=backend, name=backend.name, reason=f"{why}; using {backend.model_id} in-process")
 
 
-def embedded_backend() -> EmbeddedBackend:
-    """The process's one embedded backend on the prepared SmolLM2 (prepared on first use, then cached)."""
-    global _embedded
+def embedded_backend(adapter_dir: Path | None = None) -> EmbeddedBackend:
+    """The process's embedded backend on the prepared SmolLM2, with or without an adapter (loaded once, cached)."""
     with _embedded_lock:
-        if _embedded is None:
+        if adapter_dir not in _embedded:
             from agent.llm.embedded import EmbeddedBackend
             from agent.models.smollm2 import prepare_smollm2
 
-            _embedded = EmbeddedBackend(prepare_smollm2())
-        return _embedded
+            _embedded[adapter_dir] = EmbeddedBackend(prepare_smollm2(), adapter_dir=adapter_dir)
+        return _embedded[adapter_dir]

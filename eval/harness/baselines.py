@@ -71,6 +71,7 @@ class ModelSpec:
     needs_index: bool
     description: str
     mode: str | None = None  # the chain mode for chain models
+    weights: str = "base"  # the LLM weights chain models ask: base, or lora (the tuned forecaster)
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
@@ -88,21 +89,27 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("llm-zero-shot", "chain", ("existing",), True, "chain, mode zero-shot (LLM on the history alone)", "zero-shot"),
     ModelSpec("llm-few-shot", "chain", ("existing", "new"), True,
               "chain, mode few-shot (LLM with retrieved analogs; new products: the new-product prompt)", "few-shot"),
+    ModelSpec("llm-lora-zero-shot", "chain", ("existing",), True,
+              "chain, mode zero-shot, LoRA-tuned LLM (shelfcast finetune llm)", "zero-shot", "lora"),
+    ModelSpec("llm-lora-few-shot", "chain", ("existing", "new"), True,
+              "chain, mode few-shot, LoRA-tuned LLM (new products: the new-product prompt)", "few-shot", "lora"),
     ModelSpec("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
     ModelSpec("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
               "auto"),
 ]}
 BASELINES = [name for name, spec in MODELS.items() if spec.kind == "baseline"]
-CHAIN_MODELS = [name for name, spec in MODELS.items() if spec.kind == "chain"]
+# The tuned-LLM rows need a trained adapter, so they are their own group rather than part of chain/all.
+CHAIN_MODELS = [name for name, spec in MODELS.items() if spec.kind == "chain" and spec.weights == "base"]
+LORA_MODELS = [name for name, spec in MODELS.items() if spec.weights == "lora"]
 STAT_MODELS = ["naive", "seasonal-naive", "window-average", "auto-ets", "croston-sba", "tsb"]
 REFERENCE = {"existing": "seasonal-naive", "new": "category-mean"}  # relative scores are against these
 
 
 def resolve_models(names: Iterable[str]) -> list[str]:
-    """Expand 'baselines', 'chain', 'llm' and 'all'; unknown names raise ValueError listing the known ones."""
+    """Expand 'baselines', 'chain', 'llm', 'lora' and 'all'; unknown names raise ValueError listing the known ones."""
     out: list[str] = []
     groups = {"baselines": BASELINES, "chain": CHAIN_MODELS, "all": BASELINES + CHAIN_MODELS,
-              "llm": ["llm-zero-shot", "llm-few-shot"]}
+              "llm": ["llm-zero-shot", "llm-few-shot"], "lora": LORA_MODELS}
     for raw in names:
         for name in (part.strip() for part in str(raw).split(",")):
             if not name:
@@ -111,7 +118,7 @@ def resolve_models(names: Iterable[str]) -> list[str]:
             for item in expanded:
                 if item not in MODELS:
                     raise ValueError(f"unknown model {item!r}; known: {', '.join(MODELS)} "
-                                     "(or the groups baselines, chain, llm, all)")
+                                     "(or the groups baselines, chain, llm, lora, all)")
                 if item not in out:
                     out.append(item)
     if not out:

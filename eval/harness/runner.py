@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from agent.data.dataset import Dataset
+from agent.llm.cache import CachedBackend
 from eval.harness import baselines as bl
 from eval.harness.baselines import LEVEL, MODELS, CachedRetriever, columns
 from eval.harness.tasks import EvalTask, Panel, TaskError, existing_task, new_product_task
@@ -91,7 +92,9 @@ class Harness:
 
     def __init__(self, dataset: Dataset, out: Path | str, *, index=None, backend=None, backend_note: str = "",
                  regressor=None, chain=None, force: bool = False, progress: bool = True,
-                 console: Console | None = None, index_loader: Callable[[], object] | None = None):
+                 console: Console | None = None, index_loader: Callable[[], object] | None = None,
+                 lora_backend=None):
+        """`backend` answers the base-LLM models; `lora_backend` the models with weights 'lora' (the tuned forecaster)."""
         _check_dataset(dataset)
         self.dataset = dataset
         self.out = Path(out)
@@ -101,7 +104,10 @@ class Harness:
         self.backend = backend
         self.backend_note = backend_note or ("LLM disabled" if backend is None else getattr(backend, "name", ""))
         self.regressor = regressor
-        self._chain = chain
+        # Chain modes re-send each other's seeded requests (auto begins with few-shot's); answer each once.
+        self.backends = {weights: None if llm is None else CachedBackend(llm, self.out / "cache" / "llm-responses.sqlite")
+                         for weights, llm in {"base": backend, "lora": lora_backend}.items()}
+        self._chains = {"base": chain} if chain is not None else {}
         self.force = force
         self.progress = progress
         self.console = console or Console(stderr=True, quiet=not progress)
@@ -127,12 +133,18 @@ class Harness:
 
     @property
     def chain(self):
-        if self._chain is None:
+        """The chain on the base LLM."""
+        return self.chain_for("base")
+
+    def chain_for(self, weights: str):
+        """The chain whose LLM has these weights; all chains share one context builder (same prompts)."""
+        if weights not in self._chains:
             from agent.forecast.chain import ForecastChain
             from agent.forecast.context import ContextBuilder
 
-            self._chain = ForecastChain(ContextBuilder(self.dataset, self.retriever), self.backend, self.regressor)
-        return self._chain
+            builder = self._chains["base"].builder if "base" in self._chains else ContextBuilder(self.dataset, self.retriever)
+            self._chains[weights] = ForecastChain(builder, self.backends[weights], self.regressor)
+        return self._chains[weights]
 
     # ------------------------------------------------------------------ tasks
 
@@ -209,8 +221,12 @@ class Harness:
             self.console.print(f"  {model}: cache is stale (different task or model), recomputing")
         spec = MODELS[model]
         tic = time.perf_counter()
+        replayed = 0
         if spec.kind == "chain":
+            llm = self.backends[spec.weights]
+            hits = llm.hits if llm is not None else 0
             forecasts, diag, resumed = self._run_chain(task, model, folder, key)
+            replayed = (llm.hits - hits) if llm is not None else 0
         else:
             forecasts, diag = self._run_baseline(task, model, seed)
             resumed = 0
@@ -218,6 +234,8 @@ class Harness:
         n = len(task.items)
         meta = {"model": model, "task": task.kind, "task_fingerprint": task.fingerprint, "model_key": key,
                 "n_forecasts": n, "wall_s": round(wall, 3), "resumed_forecasts": resumed,
+                # LLM requests answered from the response cache (sent before by another chain mode): not in wall_s.
+                "llm_requests_replayed": replayed,
                 "forecasts_per_s": round((n - resumed) / wall, 3) if wall > 0 else None,
                 "finished": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "harness_version": HARNESS_VERSION}
         forecasts = forecasts.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
@@ -239,10 +257,11 @@ class Harness:
         if spec.kind == "chain":
             from agent.forecast.prompting import PROMPT_VERSION
 
-            backend = self.backend
+            # For the tuned weights the backend's model id names the adapter, so two adapters never share a cache.
+            backend = self.backends[spec.weights]
             parts += [PROMPT_VERSION, getattr(backend, "name", "none"), str(getattr(backend, "model_id", "")),
                       str(getattr(self.regressor, "artifact_id", "none"))]
-            settings = getattr(self._chain, "settings", None)
+            settings = getattr(self._chains.get(spec.weights), "settings", None)
             if settings is None:
                 from agent.forecast.chain import ChainSettings
 
@@ -296,7 +315,7 @@ class Harness:
 
     def _run_chain(self, task: EvalTask, model: str, folder: Path, key: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
         mode = MODELS[model].mode
-        chain = self.chain
+        chain = self.chain_for(MODELS[model].weights)
         partial_fc, partial_diag = folder / f"{model}.partial.parquet", folder / f"{model}.partial.diag.parquet"
         done_fc, done_diag = [], []
         if not self.force and partial_fc.exists() and partial_diag.exists():
@@ -307,7 +326,7 @@ class Harness:
         done_keys = set(zip(done_diag[0]["unique_id"], done_diag[0]["cutoff"])) if done_diag else set()
         todo = [item for item in task.items.itertuples() if (item.unique_id, item.cutoff) not in done_keys]
         resumed = len(task.items) - len(todo)
-        workers = chain.settings.max_workers if self.backend is not None and getattr(self.backend, "name", "") != "embedded" else 1
+        workers = chain.settings.max_workers if chain.backend is not None and getattr(chain.backend, "name", "") != "embedded" else 1
 
         def one(item) -> tuple[pd.DataFrame, dict]:
             context = self.context(task, item.unique_id, item.start, mode)
@@ -392,7 +411,7 @@ def _check_dataset(dataset: Dataset) -> None:
 __all__ = ["EvalConfig", "EvalResult", "Harness", "ModelRun", "TaskResult"]
 
 
-LLM_MODELS = ("llm-zero-shot", "llm-few-shot", "auto")
+LLM_MODELS = ("llm-zero-shot", "llm-few-shot", "auto")  # on the base weights; bl.LORA_MODELS on the tuned ones
 
 
 def load_regressor_or_none():
