@@ -84,8 +84,13 @@ class ContextBuilder:
         self.dataset = dataset
         self.retriever = retriever
         self.settings = settings
-        # One grouped view of the sales: per-product lookups become O(1) instead of a scan.
-        self._series = {uid: frame.set_index("ds")["y"] for uid, frame in dataset.sales.groupby("unique_id", sort=False)}
+        # Sales sorted by product once, each product's row range kept: per-product lookups are O(1) slices.
+        # (Building all series up front cost minutes for the 68k-product catalog before any forecast.)
+        sales = dataset.sales.sort_values(["unique_id", "ds"], kind="stable")
+        ids = sales["unique_id"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
+        self._rows = dict(zip(ids[starts], zip(starts, np.r_[starts[1:], len(ids)])))
+        self._ds, self._y = pd.DatetimeIndex(sales["ds"]), sales["y"].to_numpy()
         self._start, self._end = dataset.sales["ds"].min(), dataset.sales["ds"].max()
 
     def default_cutoff(self) -> pd.Timestamp:
@@ -93,9 +98,10 @@ class ContextBuilder:
         return self._end + pd.tseries.frequencies.to_offset(self.dataset.freq)
 
     def series(self, unique_id: str, before: pd.Timestamp) -> pd.Series:
-        series = self._series.get(unique_id)
-        if series is None:
+        rows = self._rows.get(unique_id)
+        if rows is None:
             return pd.Series(dtype=float)
+        series = pd.Series(self._y[rows[0]:rows[1]], index=self._ds[rows[0]:rows[1]], name="y")
         return series[series.index < before]
 
     def for_product(self, unique_id: str, horizon: int, cutoff: pd.Timestamp | None = None,
