@@ -335,7 +335,8 @@ LEGEND = (
     "best baseline's; d_wape_vs_best = WAPE minus the best baseline's, with a 95% paired bootstrap CI over series "
     "(d_wape_lo..d_wape_hi); fallback_rate = share of chain forecasts not answered by the mode's first path; "
     "invalid_sample_rate = share of LLM samples rejected; wall_s, forecasts_per_s = time for the model on this task "
-    "(from the run that computed it, when cached)."
+    "(from the run that computed it, when cached); LLM requests another chain mode already sent with the same seed "
+    "(auto starts with few-shot's exact request) are replayed from the run's response cache, not timed again."
 )
 
 
