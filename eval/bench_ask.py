@@ -6,7 +6,7 @@ For each question: the rules' Query, the LLM's raw reading (before any
 fallback), and the final Query (LLM if it held up, else rules). Accuracy is
 the share of questions whose fields all match the expected ones (intent,
 products, horizon, store, price and the case's extras); intent accuracy
-alone too. Then `ask` end to end on a few questions, timed.
+alone too; the time of each LLM parse is printed.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from ask_questions import CASES, mismatches  # noqa: E402
 from agent.ask.llm_parse import understand  # noqa: E402
 from agent.ask.rules import parse  # noqa: E402
 from agent.pipeline import load_backend  # noqa: E402
-
-ASK_QUESTIONS = ["how many bagels will sell in the next 4 weeks?", "compare dinner rolls and apple pie over 6 weeks",
-                 "what if dinner rolls cost $0.99?"]
 
 
 def main() -> None:
