@@ -30,6 +30,7 @@ demo: install
 	$(VENV)/bin/shelfcast forecast 1095275 -h 4 --backend embedded --plot out/forecast-1095275.png
 	$(VENV)/bin/shelfcast new-product --title "cinnamon raisin bagels 6 ct" --category BAKERY -h 8 --backend embedded
 	$(VENV)/bin/shelfcast ask "how many bagels will sell in the next 4 weeks?" --yes --backend embedded --chart-dir out
+	$(VENV)/bin/shelfcast report --department PASTRY --horizon 8 --backend embedded --out out/report-pastry.html
 
 test: install
 	# pytest exits 5 when it collected no tests; that is not a failure of the code.
