@@ -290,3 +290,34 @@ def test_harness_asks_the_tuned_backend_for_lora_rows(tmp_path: Path) -> None:
     assert again.runs["llm-lora-zero-shot"].meta["cached"] and again.runs["llm-zero-shot"].meta["cached"]
     other = harness("a2").run(config).tasks["existing"]  # another adapter: its rows are recomputed, the base's are not
     assert not other.runs["llm-lora-zero-shot"].meta["cached"] and other.runs["llm-zero-shot"].meta["cached"]
+
+
+# --------------------------------------------------------------------------- vLLM
+
+
+@pytest.mark.vllm
+def test_vllm_serves_the_adapter_as_model_lora(vllm_venv, tiny_trained, tiny_dir: Path, tmp_path: Path) -> None:
+    """A real vLLM server (CPU) with --enable-lora answers as `lora`, differently from the base, naming the adapter."""
+    from agent.llm.http import HttpBackend
+    from agent.llm.select import serving_problem
+    from agent.llm.server import stop
+    from conftest_vllm import start_test_server
+
+    result, tokenizer, config = tiny_trained
+    adapter = AdapterConfig(adapter_id="vllm-test", created=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+                            base_model=tiny_dir.name, training=config, best_step=result.best_step,
+                            train_seconds=result.seconds, threads=1, trainable_parameters=1, data={}, losses={})
+    path = save_adapter(tmp_path / "adapters", result.model, tokenizer, adapter, result.curves)
+    run_dir = tmp_path / "run"
+    state = start_test_server(vllm_venv, tiny_dir, run_dir, served_name="tiny", lora_dir=path, max_model_len=512)
+    try:
+        base, tuned = HttpBackend(state.url, model_id="tiny"), HttpBackend(state.url, model_id="lora")
+        assert serving_problem(tuned, "lora") is None and tuned.model_id == "lora:vllm-test"
+        greedy = GenerationRequest(prompt=sequence_pairs(1, 7)[0].prompt, n=1, max_tokens=8, temperature=0.0)
+        answers = {name: backend.generate(greedy) for name, backend in (("base", base), ("tuned", tuned))}
+        assert answers["tuned"].model == "lora:vllm-test" and answers["base"].model == "tiny"
+        assert answers["tuned"].texts != answers["base"].texts, answers
+        local = EmbeddedBackend(tiny_dir, adapter_dir=path).generate(greedy)  # the same weights in-process
+        assert local.texts == answers["tuned"].texts
+    finally:
+        stop(run_dir)

@@ -65,24 +65,38 @@ def serve(
     in_process: bool = typer.Option(True, "--in-process/--multiprocess",
                                     help="Run the model inside vLLM's engine process (faster start) "
                                          "or in a separate pinned worker (vLLM's default)."),
+    lora: str = typer.Option(None, "--lora", help="Also serve a LoRA adapter (`shelfcast finetune llm`) as model "
+                                                  "'lora': a folder, an adapter id, or 'latest'."),
 ) -> None:
     """Start the vLLM server in the background and wait until it is healthy."""
-    from agent.llm.server import VllmError
+    from agent.llm.server import LORA_SERVED_NAME, VllmError
     from agent.llm.server import serve as start
 
     _logging()
     ensure_offline()
     model_dir = model if model is not None else _default_model_dir()
+    lora_dir = None
+    if lora is not None:
+        from agent.llm.select import lora_adapter_dir
+
+        try:
+            lora_dir = lora_adapter_dir(lora)
+        except FileNotFoundError as exc:
+            console.print(f"[red]serve failed:[/red] {exc}")
+            raise typer.Exit(2) from exc
     try:
         with console.status(f"starting vLLM on port {port} ..."):
             st = start(model_dir, port=port, dtype=dtype, served_name=name, max_model_len=max_model_len,
-                       wait_s=wait, threads=threads, in_process_worker=in_process)
+                       wait_s=wait, threads=threads, in_process_worker=in_process, lora_dir=lora_dir)
     except VllmError as exc:
         console.print(f"[red]serve failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     extra = f", after {st.restarts} restart(s)" if st.restarts else ""
     ready = f" in {st.ready_s:.1f} s" if st.ready_s is not None else ""
     console.print(f"[green]vLLM ready[/green] at {st.url}/v1 (model {st.model}, pid {st.pid}){ready}{extra}")
+    if lora_dir is not None:
+        console.print(f"tuned weights: model '{LORA_SERVED_NAME}' = adapter {lora_dir.name} "
+                      f"(select with --model lora)")
     console.print(f"log: {st.log_path}")
 
 

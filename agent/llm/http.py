@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -80,6 +81,7 @@ class HttpBackend:
         self.health_timeout_s = health_timeout_s
         self.forward_seed = forward_seed
         self._model_id = model_id
+        self._adapters: dict[str, str] = {}
         self._lock = threading.Lock()
         self._client = OpenAI(base_url=self.base_url + "/v1", api_key=api_key, timeout=self.timeout_s,
                               max_retries=0)
@@ -89,16 +91,21 @@ class HttpBackend:
     @property
     def model_id(self) -> str:
         """The served model id ('' until known when it was not given and could not be resolved yet)."""
-        return self._model_id or ""
+        return self._label(self._model_id or "")
 
     def resolve_model_id(self) -> str:
         """The id to send: the given one if the server lists it, else the server's first model."""
         try:
-            models = [m.id for m in self._client.models.list(timeout=min(self.timeout_s, 10.0)).data]
+            cards = self._client.models.list(timeout=min(self.timeout_s, 10.0)).data
         except openai.APIError as exc:
             raise BackendUnavailable(f"cannot list models at {self.base_url}/v1/models: {exc}") from exc
+        models = [m.id for m in cards]
         if not models:
             raise BackendRequestError(f"{self.base_url} serves no model")
+        # vLLM lists a LoRA adapter with its base model as `parent` and its folder as `root`:
+        # answers then name the adapter, not just the served name.
+        self._adapters = {m.id: Path(str(m.root)).name for m in cards
+                          if getattr(m, "parent", None) and getattr(m, "root", None)}
         with self._lock:
             if self._model_id is None or self._model_id not in models:
                 if self._model_id is not None:
@@ -177,11 +184,16 @@ class HttpBackend:
             texts=[c.text or "" for c in choices],
             finish_reasons=[c.finish_reason or "error" for c in choices],
             backend=self.name,
-            model=resp.model or model,
+            model=self._label(resp.model or model),
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             latency_s=latency,
         )
+
+    def _label(self, model: str) -> str:
+        """The model id an answer reports: a LoRA adapter's served name with its folder, e.g. 'lora:20250101-r8-qv'."""
+        adapter = self._adapters.get(model)
+        return f"{model}:{adapter}" if adapter else model
 
     def close(self) -> None:
         self._client.close()

