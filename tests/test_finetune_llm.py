@@ -321,3 +321,30 @@ def test_vllm_serves_the_adapter_as_model_lora(vllm_venv, tiny_trained, tiny_dir
         assert local.texts == answers["tuned"].texts
     finally:
         stop(run_dir)
+
+
+def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_trained, tiny_dir: Path) -> None:
+    """--model lora: a clear error without an adapter; with one, the embedded backend that carries it."""
+    from agent.config import get_settings
+    from agent.llm import select
+    from agent.pipeline import load_backend
+
+    monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path))
+    monkeypatch.delenv("SHELFCAST_LLM_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="unknown LLM model"):
+            load_backend("embedded", model="tuned")  # type: ignore[arg-type]
+        with pytest.raises(AdapterMissing, match="shelfcast finetune llm"):
+            load_backend("embedded", model="lora")
+        result, tokenizer, config = tiny_trained
+        adapter = AdapterConfig(adapter_id="pick-me", created=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+                                base_model=tiny_dir.name, training=config, best_step=result.best_step,
+                                train_seconds=result.seconds, threads=1, trainable_parameters=1, data={}, losses={})
+        path = save_adapter(tmp_path / "models" / "llm-lora", result.model, tokenizer, adapter, result.curves)
+        tuned = EmbeddedBackend(tiny_dir, adapter_dir=path)
+        monkeypatch.setattr(select, "_embedded", {path: tuned})
+        backend, note = load_backend("auto", model="lora")
+        assert backend is tuned and "pick-me" in note and "SHELFCAST_LLM_URL is not set" in note
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,133 @@
+"""Benchmark the LoRA forecaster: the default training run's figures, step cost per prompt kind, decoding cost.
+
+Prints, for an adapter folder (default: the newest under $SHELFCAST_HOME/models/llm-lora,
+normally the default run `shelfcast finetune llm --as-of 2017-10-02 --merge`):
+its pairs and tokens, training time and throughput, the validation curve and the
+answer-token losses of the base and tuned weights; then measures one training
+step (batch 4) per prompt kind on freshly rendered pairs, and the embedded
+backend's latency for one 20-sample zero-shot forecast with the base and the
+tuned weights (the adapter is merged on load, so both should cost the same).
+The machine's load average is printed: these 2 cores are shared.
+
+    .venv/bin/python eval/bench_finetune_llm.py | tee eval/results/bench_finetune_llm.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import time
+from datetime import datetime, timezone
+
+STEP_REPEATS = 2
+DECODE_REPEATS = 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--adapter", default="latest", help="adapter folder, id, or 'latest'")
+    args = parser.parse_args()
+    import numpy as np
+    import torch
+
+    from agent.config import ensure_offline, get_settings
+    from agent.llm.select import lora_adapter_dir
+    from finetune.llm.artifact import read_config
+
+    ensure_offline()
+    torch.set_num_threads(get_settings().torch_threads)
+    path = lora_adapter_dir(args.adapter)
+    config = read_config(path)
+    data = config.data
+    print(f"# bench_finetune_llm  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
+          f"torch threads {get_settings().torch_threads}, load average now {os.getloadavg()[0]:.1f}")
+    print(f"\nadapter {config.adapter_id} (base {config.base_model}; LoRA r={config.training.rank} on "
+          f"{config.training.targets}, {config.trainable_parameters:,} parameters)")
+    print(f"data before {data['as_of']}: train targets < {data['val_start']}, validation < {data['test_start']}, "
+          f"test < {data['as_of']}; fingerprint {data['fingerprint']}")
+    for region in ("train", "val", "test"):
+        print(f"  {region} pairs: {data[f'{region} pairs']}")
+    print(f"training: {config.training.steps} steps x {config.training.batch_size} pairs, {data['train_tokens']:,} tokens "
+          f"per pass over {sum(data['train pairs'].values())} pairs ({data['train_answer_tokens']:,} answer tokens), "
+          f"{config.train_seconds / 60:.1f} min on {config.threads} thread(s) incl. validation passes")
+    print("validation curve (answer-token cross-entropy, nats/token):")
+    with open(path / "curves.csv") as handle:
+        for row in csv.DictReader(handle):
+            train = f"{float(row['train_loss']):.4f}" if row["train_loss"] else "   -  "
+            print(f"  step {row['step']:>4}  train {train}  val {float(row['val_loss']):.4f}  "
+                  f"at {float(row['elapsed_s']):6.0f} s")
+    print(f"best step {config.best_step}; losses: " + ", ".join(f"{k} {v:.4f}" for k, v in config.losses.items()))
+
+    step_costs(path)
+    decode_costs(path)
+
+
+def step_costs(path) -> None:
+    """One training step of 4 pairs per prompt kind: seconds and tokens/s (the kinds differ in length)."""
+    import torch
+
+    from agent.data import load_builtin
+    from agent.forecast.llm_examples import build_pairs
+    from agent.forecast.windows import WindowSpec, build_windows
+    from agent.models.smollm2 import prepare_smollm2
+    from agent.retrieval.index import ProductIndex
+    from finetune.llm.data import TextPair, collate, encode_all
+    from finetune.llm.train import LoraTrainConfig, add_lora, answer_loss, load_base
+
+    data = load_builtin()
+    tic = time.perf_counter()
+    split = build_windows(data, WindowSpec(max_products=20, train_per_product=2, val_per_product=1, as_of="2017-10-02"))
+    pairs = build_pairs(data, split, ProductIndex.load_or_build(data.catalog, name=data.name, progress=False))
+    built = time.perf_counter() - tic
+    n = len(pairs.train) + len(pairs.val) + len(pairs.test)
+    print(f"\npair building: {n} pairs from {len(split.train) + len(split.val) + len(split.test)} windows "
+          f"of {len(split.products)} products in {built:.1f} s (incl. cutting windows and retrieval)")
+    model, tokenizer = load_base(prepare_smollm2())
+    model = add_lora(model, LoraTrainConfig())
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    print("training step, batch 4 (forward + backward + AdamW), median of", STEP_REPEATS)
+    for kind in ("zero_shot", "few_shot", "new_product"):
+        chosen = [TextPair(p.prompt, p.answer, p.kind) for p in pairs.train if p.kind == kind][:4]
+        rows, _ = encode_all(tokenizer, chosen, tokenizer.eos_token_id, 4096)
+        batch = collate(rows, tokenizer.eos_token_id)
+        times = []
+        for _ in range(STEP_REPEATS):
+            tic = time.perf_counter()
+            loss = answer_loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - tic)
+        tokens = int(batch.attention_mask.sum())
+        seconds = sorted(times)[len(times) // 2]
+        print(f"  {kind:<12} {tokens / len(rows):5.0f} tokens/pair  {seconds:6.1f} s/step  {tokens / seconds:6.0f} tokens/s")
+
+
+def decode_costs(path) -> None:
+    """A 20-sample constrained zero-shot forecast with the base and the tuned weights in-process."""
+    from agent.forecast.serialize import continuation_regex
+    from agent.llm.base import GenerationRequest
+    from agent.llm.embedded import EmbeddedBackend
+    from agent.models.smollm2 import prepare_smollm2
+
+    prompt = ("Sales forecasting. Each line is a product's sales per week, scaled so that 100 is a busy week.\n"
+              "Product: Rolls: Bagels 4 OZ\nSales history: 40, 62, 55, 71, 48, 90, 66, 58, 100, 77, 61, 83, \n"
+              "Next 4 weeks: ")
+    request = GenerationRequest(prompt=prompt, n=20, max_tokens=24, regex=continuation_regex(4), seed=0, timeout_s=600)
+    print("embedded decoding, one zero-shot forecast (n=20 samples, 4 values), median of", DECODE_REPEATS)
+    for name, backend in (("base", EmbeddedBackend(prepare_smollm2())),
+                          ("tuned", EmbeddedBackend(prepare_smollm2(), adapter_dir=path))):
+        times, generation = [], None
+        for _ in range(DECODE_REPEATS):
+            tic = time.perf_counter()
+            generation = backend.generate(request)
+            times.append(time.perf_counter() - tic)
+        print(f"  {name:<6} {sorted(times)[len(times) // 2]:5.1f} s   first samples: {generation.texts[:3]}  "
+              f"({generation.model})")
+
+
+if __name__ == "__main__":
+    main()
