@@ -39,12 +39,23 @@ def build_report(app: Shelfcast, request: ReportRequest, *, progress: bool = Fal
     started = time.perf_counter()
     console = Console(stderr=True, quiet=not progress)
     scope = app.for_store(request.store) if request.store else app
+    timings: dict[str, float] = {}
+
+    def lap(stage: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[stage] = round(now - since, 2)
+        return now
+
     console.print("[dim]report: computing statistics and category forecasts...[/]")
     stats = compute_stats(scope.dataset, request)
+    mark = lap("stats", started)
     console.print("[dim]report: drawing charts...[/]")
     charts = draw_all(stats)
+    mark = lap("charts", mark)
     console.print("[dim]report: writing the narrative" + (f" with {app.backend.name}..." if app.backend else "...")
                   + "[/]")
     narrative = write_narrative(stats, app.backend)
+    lap("narrative", mark)
     return Report(request=request, stats=stats, narrative=narrative, charts=charts, summary=summary(stats),
-                  generated_at=datetime.now(timezone.utc), build_seconds=round(time.perf_counter() - started, 2))
+                  generated_at=datetime.now(timezone.utc), build_seconds=round(time.perf_counter() - started, 2),
+                  timings=timings)

@@ -102,6 +102,7 @@ class Report(BaseModel):
     summary: str = Field(description="one short plain-text paragraph")
     generated_at: datetime
     build_seconds: float
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage: stats, charts, narrative")
 
     def to_html(self) -> str:
         """One self-contained HTML page (charts as data URIs, no external resources)."""
