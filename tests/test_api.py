@@ -18,14 +18,18 @@ import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from injections import INJECTIONS, assert_within_bounds
 from real_data import BAGELS_4OZ, pastry_index, pastry_slice
 
 from agent.api import ApiSettings, create_app
 from agent.api.process import running_server
+from agent.ask import Answer
+from agent.ask.query import MAX_HORIZON
 from agent.forecast.chain import ChainSettings
 from agent.forecast.result import Forecast
 from agent.llm.base import Generation, GenerationRequest
 from agent.pipeline import Shelfcast
+from agent.report import Report
 
 TOKEN = "s3cret-token"
 
@@ -179,6 +183,83 @@ def test_docs_and_schema_are_served(api: TestClient) -> None:
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
+# --- /ask and /report --------------------------------------------------------------
+
+def test_ask_answers_with_grounded_numbers(api: TestClient) -> None:
+    response = api.post("/ask", json={"question": "how many 4 oz bagels will we sell in the next 4 weeks?"})
+    assert response.status_code == 200, response.text
+    answer = Answer.model_validate(response.json())
+    assert answer.status == "answered" and answer.intent == "forecast" and answer.grounded
+    assert [f.unique_id for f in answer.forecasts] == [BAGELS_4OZ]
+    assert_well_formed(answer.forecasts[0].model_dump(mode="json"), 4)
+    assert answer.chart is None  # the API writes no chart files on the server
+
+
+def test_ask_asks_back_unless_told_to_take_the_best_match(api: TestClient) -> None:
+    question = "how many bagels next month?"
+    back = Answer.model_validate(api.post("/ask", json={"question": question}).json())
+    assert back.status == "ask_back" and len(back.candidates["bagels"]) >= 2 and not back.forecasts
+    taken = Answer.model_validate(api.post("/ask", json={"question": question, "yes": True}).json())
+    # "yes" takes the best seller among the close matches, and says so.
+    assert taken.status == "answered" and taken.forecasts[0].unique_id in {c.unique_id for c in back.candidates["bagels"]}
+    assert any("took the best-selling one" in note for note in taken.notes), taken.notes
+
+
+@pytest.mark.parametrize(("question", "status"), [("", 422), ("how many bagels? " * 40, 422)])
+def test_ask_rejects_empty_and_overlong_questions(api: TestClient, question: str, status: int) -> None:
+    response = api.post("/ask", json={"question": question})
+    assert response.status_code == status and response.json()["detail"][0]["loc"] == ["body", "question"]
+
+
+def test_report_as_json_and_as_html_by_accept(api: TestClient) -> None:
+    request = {"department": "PASTRY", "horizon": 4}
+    as_json = api.post("/report", json=request)
+    assert as_json.status_code == 200 and as_json.headers["content-type"] == "application/json"
+    report = Report.model_validate(as_json.json())
+    assert report.request.horizon == 4 and report.stats.scope.department == "PASTRY" and report.summary
+    assert report.charts and all(chart.png.startswith(b"\x89PNG") for chart in report.charts)
+    assert report.narrative.source == "template"  # no LLM: the template writes it, and says why
+    as_html = api.post("/report", json=request, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert as_html.status_code == 200 and as_html.headers["content-type"].startswith("text/html")
+    assert as_html.text.count("data:image/png;base64,") == len(report.charts)
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ({"department": "NOPE"}, 422, "unknown department 'NOPE'"),
+    ({"department": "PASTRY", "horizon": 60}, 422, "horizon"),
+    ({"department": "PASTRY", "format": "pdf"}, 422, "format"),
+    ({"department": "PASTRY", "store": "main street"}, 404, "unknown store 'main street'"),
+])
+def test_bad_report_requests_name_the_problem(api: TestClient, body: dict, status: int, words: str) -> None:
+    response = api.post("/report", json=body)
+    assert response.status_code == status and words in response.text, response.text
+
+
+# --- untrusted text ------------------------------------------------------------------
+
+def test_injections_cannot_move_forecasts_out_of_bounds() -> None:
+    """A backend that obeys every injection (the largest number the format allows) still cannot."""
+    backend = ScriptedBackend(value=999)
+    shelfcast = pipeline(backend)
+    with client(shelfcast) as test_client:
+        for injection in INJECTIONS:
+            title = f"plain bagels {injection}"[:300]
+            response = test_client.post("/new-product", json={"title": title, "horizon": 8})
+            assert response.status_code == 200, (injection, response.text)
+            forecast = Forecast.model_validate(response.json())
+            assert forecast.attempts[0].path == "llm-new-product" and forecast.attempts[0].samples_total > 0
+            assert_within_bounds(shelfcast, forecast)
+            for question in (injection, f"how many 4 oz bagels next month? {injection}"):
+                response = test_client.post("/ask", json={"question": question, "yes": True})
+                assert response.status_code == 200, (question, response.text)
+                answer = Answer.model_validate(response.json())
+                assert answer.query.horizon is None or 1 <= answer.query.horizon <= MAX_HORIZON
+                assert answer.grounded, (answer.text, answer.numbers)
+                for forecast in answer.forecasts:
+                    assert_within_bounds(shelfcast, forecast)
+    assert any("1000000" in prompt for prompt in backend.prompts)  # the text did reach the model
+
+
 # --- auth ---------------------------------------------------------------------------
 
 def test_token_from_the_environment_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,6 +343,26 @@ def test_real_embedded_llm_answers_over_the_api() -> None:
     assert first.path == "llm-few-shot" and first.samples_total == 4  # the request reached the model
     # The model answers, or the floor does and the recorded reason says why the model's samples were refused.
     assert (forecast.path, forecast.backend) == ("llm-few-shot", "embedded") if first.answered else first.reason
+
+
+@pytest.mark.slow
+def test_real_embedded_llm_keeps_injected_text_in_bounds() -> None:
+    from agent.llm.select import embedded_backend
+
+    shelfcast = pipeline(embedded_backend())
+    with client(shelfcast) as test_client:
+        product = test_client.post("/new-product", json={"title": f"plain bagels {INJECTIONS[0]}", "horizon": 4})
+        question = test_client.post("/ask", json={"question": f"how many 4 oz bagels next month? {INJECTIONS[1]}",
+                                                  "yes": True})
+    assert product.status_code == 200 and question.status_code == 200, (product.text, question.text)
+    forecast = Forecast.model_validate(product.json())
+    assert forecast.attempts[0].path == "llm-new-product" and forecast.attempts[0].samples_total == 4
+    assert_within_bounds(shelfcast, forecast)
+    answer = Answer.model_validate(question.json())
+    assert answer.status == "answered" and answer.grounded and answer.forecasts, answer.text
+    assert answer.query.horizon is None or answer.query.horizon <= MAX_HORIZON
+    for each in answer.forecasts:
+        assert_within_bounds(shelfcast, each)
 
 
 @pytest.mark.slow

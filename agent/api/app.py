@@ -65,21 +65,22 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
     _add_error_handlers(app)
     auth = [Depends(bearer_auth(settings))]
 
+    # What was loaded does not change while the server runs: described once (nunique over millions of rows).
+    dataset, backend = shelfcast.dataset, shelfcast.backend
+    model_ids = [*([backend.model_id] if backend else []),
+                 *([shelfcast.regressor.artifact_id] if shelfcast.regressor is not None else []),
+                 shelfcast.index.encoder.encoder_id]
+    loaded = {"version": app.version, "dataset": dataset.name, "products": len(dataset.catalog),
+              "series": int(dataset.sales["unique_id"].nunique()), "freq": dataset.freq,
+              "last_period": dataset.sales["ds"].max().date(), "backend": backend.name if backend else None,
+              "backend_note": shelfcast.backend_note, "model_ids": model_ids,
+              "auth_required": settings.auth_required, "limits": limit_summary(settings)}
+
     @app.get("/health", response_model=HealthResponse, tags=["service"])
     def health() -> HealthResponse:
         """Is the server up, what is loaded, and is the LLM answering? (No token needed: it is for probes.)"""
-        dataset, backend = shelfcast.dataset, shelfcast.backend
-        model_ids = [backend.model_id] if backend else []
-        if shelfcast.regressor is not None:
-            model_ids.append(shelfcast.regressor.artifact_id)
-        model_ids.append(shelfcast.index.encoder.encoder_id)
-        return HealthResponse(
-            status="ok", version=app.version, dataset=dataset.name, products=len(dataset.catalog),
-            series=int(dataset.sales["unique_id"].nunique()), freq=dataset.freq,
-            last_period=dataset.sales["ds"].max().date(), backend=backend.name if backend else None,
-            backend_note=shelfcast.backend_note, llm_healthy=backend.healthy() if backend else None,
-            model_ids=model_ids, auth_required=settings.auth_required, limits=limit_summary(settings),
-            uptime_s=round(time.monotonic() - started, 3))
+        return HealthResponse(status="ok", llm_healthy=backend.healthy() if backend else None,
+                              uptime_s=round(time.monotonic() - started, 3), **loaded)
 
     @app.post("/forecast", response_model=Forecast, dependencies=auth, tags=["forecast"],
               responses={404: {"description": "No product with this unique_id in the loaded data."}})
