@@ -210,8 +210,9 @@ def periods_to_steady(units: np.ndarray) -> int | None:
 def ramp_up(panel: Panel, ramp: int) -> RampUp:
     first = panel.first_sale
     window = (first >= LAUNCH_MIN_OFFSET) & (first + ramp <= panel.periods)
-    selling = np.array([np.count_nonzero(panel.units[i, first[i]: first[i] + ramp]) if ok else 0
-                        for i, ok in enumerate(window)])
+    periods = np.arange(panel.periods)
+    in_ramp = (periods >= first[:, None]) & (periods < first[:, None] + ramp)
+    selling = np.count_nonzero((panel.units > 0) & in_ramp, axis=1)
     launched = np.flatnonzero(window & (selling * 2 >= ramp))
     established = (first >= 0) & (first < LAUNCH_MIN_OFFSET)
     to_steady = [periods_to_steady(panel.units[i, first[i]:]) for i in launched]
