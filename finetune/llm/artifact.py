@@ -133,7 +133,7 @@ def model_card(config: AdapterConfig, curves: list[CurvePoint]) -> str:
                       f"| {p.elapsed_s:.0f} |" for p in curves)
     losses = "\n".join(f"| {name} | {value:.4f} |" for name, value in config.losses.items())
     data_lines = "\n".join(f"- {key}: {value}" for key, value in data.items() if not isinstance(value, (list, dict)))
-    counts = "\n".join(f"- {region}: {value}" for region, value in data.items() if isinstance(value, dict))
+    counts = "\n".join(f"- {region}: {value}" for region, value in data.items() if region.endswith(" pairs"))
     return f"""# Shelfcast LoRA forecaster `{config.adapter_id}`
 
 LoRA adapter (rank {t.rank}, alpha {t.alpha}, dropout {t.dropout:g}, on {targets};
