@@ -1,6 +1,7 @@
 """Question parsing, LLM vs rules, on the shared question set (tests/ask_questions.py), and ask latency.
 
 Usage: python eval/bench_ask.py [--backend embedded|http] [--limit N] > eval/results/bench_ask.txt
+       python eval/bench_ask.py --replay eval/results/bench_ask.txt   # same LLM outputs, current policy
 
 For each question: the rules' Query, the LLM's raw reading (before any
 fallback), and the final Query (LLM if it held up, else rules). Accuracy is
@@ -12,6 +13,8 @@ alone too; the time of each LLM parse is printed.
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,17 +24,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ask_questions import CASES, mismatches  # noqa: E402
 
 from agent.ask.llm_parse import understand  # noqa: E402
+from agent.llm.base import Generation  # noqa: E402
 from agent.ask.rules import parse  # noqa: E402
 from agent.pipeline import load_backend  # noqa: E402
+
+
+class Replay:
+    """A backend answering each question with the raw output an earlier run recorded for it."""
+
+    name = model_id = "replay"
+
+    def __init__(self, results: Path) -> None:
+        lines = [line for line in results.read_text().splitlines() if " | llm: " in line]
+        self.raws = [ast.literal_eval(re.search(r" \| llm: ('.*?'|\".*?\") \| ", line).group(1)) for line in lines]
+
+    def generate(self, request) -> Generation:
+        return Generation(texts=[self.raws.pop(0)], finish_reasons=["stop"], backend="replay", model="replay")
+
+    def healthy(self) -> bool:
+        return True
 
 
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--backend", default="embedded")
     args.add_argument("--limit", type=int, default=len(CASES))
+    args.add_argument("--replay", type=Path, help="Re-judge the raw LLM outputs of an earlier run (no model).")
     opts = args.parse_args()
-    backend, note = load_backend(opts.backend)
-    print(f"backend: {note}")
+    if opts.replay:
+        backend = Replay(opts.replay)
+        print(f"backend: replay of the raw outputs in {opts.replay}")
+    else:
+        backend, note = load_backend(opts.backend)
+        print(f"backend: {note}")
     cases = CASES[:opts.limit]
     counts = {"rules": 0, "rules_intent": 0, "llm": 0, "llm_intent": 0, "final": 0, "accepted": 0}
     seconds = []

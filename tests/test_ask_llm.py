@@ -19,8 +19,8 @@ from agent.llm.base import BackendError, Generation
 from agent.pipeline import Shelfcast
 
 pytestmark = pytest.mark.slow
-# Measured on the 46 questions with SmolLM2-135M (eval/results/bench_ask.txt); the floor sits a little under it.
-LLM_INTENT_FLOOR = 0.5
+# Measured: 29/46 = 63% intents right with SmolLM2-135M (eval/results/bench_ask.txt); the floor sits under it.
+LLM_INTENT_FLOOR = 0.55
 
 
 @pytest.fixture(scope="module")

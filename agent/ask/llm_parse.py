@@ -12,7 +12,9 @@ Policy: the rules' reading is used instead, with the reason recorded, when
   * the rules found an intent keyword ("compare", "reorder", ...) and the LLM
     chose another intent;
   * the rules read a horizon, store or price from the text and the LLM's value
-    differs, or the LLM gives a number that appears nowhere in the question;
+    differs; the LLM gives a store or price where the rules found no marker
+    ("store", "$", "dollars", "price"); or a horizon that appears nowhere in the
+    question;
   * a product the LLM names has a word the question does not (invented or
     paraphrased: a retrieval query must be the user's words), or the rules
     split the question into products ("bagels and donuts") and the LLM's list
@@ -100,6 +102,10 @@ def contradiction(llm: Query, rules: RuleParse, question: str) -> str | None:
         mine, theirs = getattr(llm, name), getattr(rules.query, name)
         if name in rules.literals and mine != theirs:
             return f"{name} {mine} contradicts {rules.literals[name]!r} in the question"
+        if name in ("store", "price") and name not in rules.literals and mine is not None:
+            # Stores and prices are always written with their marker ("store 367", "$2.50", "5 dollars"),
+            # which the rules read; without one, the model took some other number of the question.
+            return f"{name} {_plain(mine)} but the question names no {name}"
         if name not in rules.literals and mine is not None and _plain(mine) not in numbers:
             return f"{name} {mine} appears nowhere in the question"
     words = _words(text)
