@@ -19,7 +19,7 @@ from agent.pipeline import Shelfcast
 from agent.report import Report, ReportError, ReportRequest, build_report
 from agent.report import stats as S
 from agent.report.build import compute_stats
-from agent.report.narrative import clean, write_narrative
+from agent.report.narrative import clean, judge, write_narrative
 from agent.report.panel import build_panel
 from agent.report.wording import summary, template_narrative
 from tests.real_data import pastry_index, pastry_slice
@@ -235,6 +235,14 @@ def test_grounded_llm_draft_is_used_cleaned_and_escaped(pastry_report: Report) -
     assert "&amp; breakfast sweets" in html and 'class="badge llm"' in html
     repeated = write_narrative(stats, ScriptedBackend("Sales fell. Sales fell. Sales fell."))  # type: ignore[arg-type]
     assert repeated.source == "template" and "repeated" in repeated.reason
+    invented_name = write_narrative(stats, ScriptedBackend("BREAD grew. POPULAR SALES fell."))  # type: ignore[arg-type]
+    assert invented_name.source == "template" and "POPULAR, SALES" in invented_name.reason
+
+
+def test_ordinals_are_numbers_to_ground() -> None:
+    text, reason, bad = judge("It ranked 21st in the market. Sales grew.", [1.0], known="")
+    assert bad == ["21"] and reason is not None
+    assert judge("It ranked 1st in the market. Sales grew.", [1.0], known="")[1] is None
 
 
 def test_clean_strips_markup_and_bounds_length() -> None:

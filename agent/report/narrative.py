@@ -7,7 +7,11 @@ end) and accepted only when it
 
 - has at least MIN_SENTENCES sentences and repeats none (small models loop),
 - cites no number outside the statistics (`agent.grounding.check` against
-  every figure of `TrendStats`; chart series excluded, see stats.CHART_DATA).
+  every figure of `TrendStats`; chart series excluded, see stats.CHART_DATA;
+  ordinals such as "21st" count as the number 21),
+- names no group the facts do not name: catalog names are upper case
+  ("BREAKFAST SWEETS"), and SmolLM2-135M was seen inventing some
+  ("POPULAR SALES"), so every upper-case word must occur in the facts.
 
 The whole draft is judged, not sentence by sentence: keeping the grounded
 sentences of a draft that invented figures would keep the prose around an
@@ -27,8 +31,11 @@ from agent.report.wording import facts, template_narrative
 
 PROMPT = "report_narrative"
 N_SAMPLES = 2
-MAX_TOKENS = 160
-TEMPERATURE = 0.3
+# 4 short sentences fit in ~100 tokens; a blank line ends the paragraph (the model otherwise starts a
+# list and loops). On 2 shared cores the embedded model takes about a minute for 2 such drafts.
+MAX_TOKENS = 120
+TEMPERATURE = 0.5
+STOP = ["<|im_end|>", "\n\n"]
 TIMEOUT_S = 180.0
 MAX_CHARS = 900
 MIN_SENTENCES = 2
@@ -39,6 +46,8 @@ _TAG = re.compile(r"<[^>]*>")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|#+)\s+", re.MULTILINE)
 _NOT_PROSE = re.compile(r"[^\w\s.,;:!?%()'\"/&+-]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
+_NAME_WORD = re.compile(r"\b[A-Z][A-Z&'-]{2,}\b")
 
 
 def clean(draft: str) -> str:
@@ -57,8 +66,8 @@ def sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def judge(draft: str, allowed: list[float]) -> tuple[str, str | None, list[str]]:
-    """(cleaned text, why it is rejected or None, ungrounded numbers)."""
+def judge(draft: str, allowed: list[float], known: str) -> tuple[str, str | None, list[str]]:
+    """(cleaned text, why it is rejected or None, ungrounded numbers); `known` is the facts' text."""
     text = clean(draft)
     parts = sentences(text)
     if len(parts) < MIN_SENTENCES:
@@ -66,9 +75,12 @@ def judge(draft: str, allowed: list[float]) -> tuple[str, str | None, list[str]]
     seen = [s.lower().rstrip(".!? ") for s in parts]
     if len(set(seen)) < len(seen):
         return text, "the draft repeated a sentence", []
-    grounding = check(text, allowed)
+    grounding = check(_ORDINAL.sub(r"\1", text), allowed)
     if not grounding.ok:
         return text, f"the draft cited numbers no statistic holds: {', '.join(grounding.ungrounded)}", grounding.ungrounded
+    unknown = sorted({word for word in _NAME_WORD.findall(text) if word not in known})
+    if unknown:
+        return text, f"the draft named groups the statistics do not have: {', '.join(unknown)}", []
     return text, None, []
 
 
@@ -82,10 +94,11 @@ def template(stats: TrendStats, reason: str, ungrounded: list[str] | None = None
 def write_narrative(stats: TrendStats, backend: LLMBackend | None) -> Narrative:
     if backend is None:
         return template(stats, "no LLM backend (--backend none or none available)")
+    given = facts(stats)
     prompt = load_template(PROMPT).format(selection=stats.scope.selection, period=stats.scope.period,
-                                          facts=facts(stats), sentences=SENTENCES_ASKED)
+                                          facts=given, sentences=SENTENCES_ASKED)
     request = GenerationRequest(prompt=prompt, n=N_SAMPLES, max_tokens=MAX_TOKENS, temperature=TEMPERATURE,
-                                stop=["<|im_end|>"], timeout_s=TIMEOUT_S)
+                                stop=STOP, timeout_s=TIMEOUT_S)
     try:
         generation = backend.generate(request)
     except BackendError as exc:
@@ -93,7 +106,7 @@ def write_narrative(stats: TrendStats, backend: LLMBackend | None) -> Narrative:
     allowed = stats.citable()
     reasons, ungrounded = [], []
     for draft in generation.texts:
-        text, reason, bad = judge(draft, allowed)
+        text, reason, bad = judge(draft, allowed, " ".join(given))
         if reason is None:
             return Narrative(text=text, source="llm", reason=f"LLM draft passed the checks ({len(sentences(text))} "
                              "sentences, every number found in the statistics)", backend=generation.backend,
