@@ -348,3 +348,23 @@ def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert backend is tuned and "pick-me" in note and "SHELFCAST_LLM_URL is not set" in note
     finally:
         get_settings.cache_clear()
+
+
+def test_cli_lists_adapters(tmp_path: Path, tiny_trained, tiny_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    runner = CliRunner()
+    empty = runner.invoke(app, ["finetune", "llm-list", "--out", str(tmp_path)])
+    assert empty.exit_code == 0 and "shelfcast finetune llm" in empty.output
+    result, tokenizer, config = tiny_trained
+    adapter = AdapterConfig(adapter_id="listed", created=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+                            base_model=tiny_dir.name, training=config, best_step=result.best_step,
+                            train_seconds=result.seconds, threads=1, trainable_parameters=1, data={"as_of": "2017-10-02"},
+                            losses={"validation, base": 2.5, "validation, tuned": 1.25})
+    save_adapter(tmp_path, result.model, tokenizer, adapter, result.curves)
+    listed = runner.invoke(app, ["finetune", "llm-list", "--out", str(tmp_path)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "listed" in listed.output and "2.500 -> 1.250" in listed.output
+    bad = runner.invoke(app, ["finetune", "llm", "--targets", "mlp", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--targets must be qv or all" in bad.output

@@ -155,3 +155,34 @@ class _Reporter:
         train = "  -   " if point.train_loss is None else f"{point.train_loss:.4f}"
         self.progress.console.print(f"step {point.step:>4}  train {train}  val {point.val_loss:.4f}  "
                                     f"lr {point.lr:.2e}  {point.elapsed_s:.0f} s")
+
+
+@app.command("llm-list")
+@handled(*ERRORS)
+def llm_list_command(
+    out: Annotated[Path | None, typer.Option("--out", help="Adapter root. Default: $SHELFCAST_HOME/models/llm-lora.")]
+    = None,
+) -> None:
+    """LoRA adapters under the root, newest first, with their answer-token losses (base -> tuned)."""
+    from finetune.llm.artifact import TRAIN_COMMAND, list_adapters
+
+    root = adapter_root(out)
+    found = list_adapters(root)
+    if not found:
+        console.print(f"No LoRA adapters under {root}. Train one with `{TRAIN_COMMAND}`.")
+        return
+    table = Table(title=f"LoRA adapters in {root}")
+    for column in ("adapter", "LoRA", "steps (best)", "data before", "val loss", "test loss", "minutes", "merged"):
+        table.add_column(column, no_wrap=column == "adapter")
+    for _, config in found:
+        losses = config.losses
+        table.add_row(config.adapter_id, f"r={config.training.rank} {config.training.targets}",
+                      f"{config.training.steps} ({config.best_step})", str(config.data.get("as_of", "?")),
+                      _arrow(losses, "validation"), _arrow(losses, "test"), f"{config.train_seconds / 60:.1f}",
+                      "yes" if config.merged else "no")
+    console.print(table)
+
+
+def _arrow(losses: dict[str, float], region: str) -> str:
+    base, tuned = losses.get(f"{region}, base"), losses.get(f"{region}, tuned")
+    return "-" if base is None or tuned is None else f"{base:.3f} -> {tuned:.3f}"
