@@ -118,8 +118,9 @@ def test_citable_numbers_exclude_chart_series_and_include_numbers_in_names(tiny_
     assert 12.0 in allowed  # from the riser's title "Beta 12 OZ": prose naming it repeats the 12
     assert check("X grew 400.0% and sold 40 units", allowed).ok
     assert not check("X grew 977%", allowed).ok
+    assert check("In 2017 X grew.", allowed).ok and not check("In 2019 X grew.", allowed).ok  # years of the dates
     # Weekly series and per-week forecasts are chart data: only the summary figures are citable.
-    assert tiny_stats.trend.series["X"][-1] == 6.0 and S.numbers(tiny_stats.trend) == []
+    assert tiny_stats.trend.series["X"][-1] == 6.0 and set(S.numbers(tiny_stats.trend)) == {2017.0}  # dates' year
     group = tiny_stats.forecast.groups[0]
     summary_fields = [group.recent_per_period, group.forecast_per_period, group.low_per_period,
                       group.high_per_period, group.forecast_total, group.change_vs_recent]

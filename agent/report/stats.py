@@ -27,6 +27,7 @@ Definitions (the report's method notes repeat them):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,7 @@ STEADY_TRAILING = 3
 # the charts, not figures to cite: a 52-week series of small integers would make
 # almost any small number "grounded". Fields marked so stay out of `numbers()`.
 CHART_DATA: dict[str, Any] = {"citable": False}
+_ISO_YEAR = re.compile(r"\b(\d{4})-\d{2}-\d{2}\b")
 
 
 class Trend(BaseModel):
@@ -256,3 +258,5 @@ def _walk(value: object) -> Iterator[float]:
     elif isinstance(value, str):
         # Names carry numbers ("Rolls: Dinner 12 OZ"); prose that names the product repeats them.
         yield from (float(token.rstrip("%").replace(",", "")) for token in numbers_in(value))
+        # A date's year may be cited alone ("in 2017"); the grounding check skips whole dates only.
+        yield from (float(year) for year in _ISO_YEAR.findall(value))
