@@ -233,11 +233,16 @@ def test_grounded_llm_draft_is_used_cleaned_and_escaped(pastry_report: Report) -
     assert "<b>" not in narrative.text and "4,259 units" in narrative.text
     report = pastry_report.model_copy(update={"narrative": narrative})
     html = report.to_html()
-    assert "&amp; breakfast sweets" in html and 'class="badge llm"' in html
+    assert "&amp; breakfast sweets" in html and 'class="badge llm"' in html and "the model's own" in html
     repeated = write_narrative(stats, ScriptedBackend("Sales fell. Sales fell. Sales fell."))  # type: ignore[arg-type]
     assert repeated.source == "template" and "repeated" in repeated.reason
     invented_name = write_narrative(stats, ScriptedBackend("BREAD grew. POPULAR SALES fell."))  # type: ignore[arg-type]
     assert invented_name.source == "template" and "POPULAR, SALES" in invented_name.reason
+
+
+def test_unfinished_last_sentence_is_dropped() -> None:
+    text, reason, _ = judge("Sales grew. Bread rose. The 118 products sold at least half of", [118.0], known="")
+    assert text == "Sales grew. Bread rose." and reason is None
 
 
 def test_ordinals_are_numbers_to_ground() -> None:

@@ -3,7 +3,7 @@
 The LLM (any backend) is given the template's sentences as facts and asked
 for a short paragraph. Its draft is untrusted text, so it is cleaned to prose
 (markup, chat tokens and list markers removed, length bounded at a sentence
-end) and accepted only when it
+end, an unfinished last sentence dropped) and accepted only when it
 
 - has at least MIN_SENTENCES sentences and repeats none (small models loop),
 - cites no number outside the statistics (`agent.grounding.check` against
@@ -12,6 +12,10 @@ end) and accepted only when it
 - names no group the facts do not name: catalog names are upper case
   ("BREAKFAST SWEETS"), and SmolLM2-135M was seen inventing some
   ("POPULAR SALES"), so every upper-case word must occur in the facts.
+
+These checks bound what the draft may cite, not what it claims: a grounded
+draft can still relate true numbers wrongly (SmolLM2-135M called a faller a
+riser), so the report labels the narrative with its source and says so.
 
 The whole draft is judged, not sentence by sentence: keeping the grounded
 sentences of a draft that invented figures would keep the prose around an
@@ -62,13 +66,19 @@ def clean(draft: str) -> str:
     return text
 
 
+def _complete_sentences(text: str) -> str:
+    """Drop an unfinished last sentence (a draft cut by the token limit)."""
+    end = max(text.rfind("."), text.rfind("!"), text.rfind("?"))
+    return text[: end + 1] if end >= 0 else text
+
+
 def sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def judge(draft: str, allowed: list[float], known: str) -> tuple[str, str | None, list[str]]:
     """(cleaned text, why it is rejected or None, ungrounded numbers); `known` is the facts' text."""
-    text = clean(draft)
+    text = _complete_sentences(clean(draft))
     parts = sentences(text)
     if len(parts) < MIN_SENTENCES:
         return text, f"the draft had {len(parts)} sentence(s), fewer than {MIN_SENTENCES}", []
