@@ -157,3 +157,12 @@ def test_cli_ask_json_and_table(monkeypatch, app: Shelfcast, tmp_path) -> None:
     assert result.exit_code == 0 and "chart:" in result.output and "Rolls: Bagels 4 OZ" in result.output
     result = runner.invoke(cli, ["ask", ""])
     assert result.exit_code == 2 and "empty" in result.output
+
+
+def test_trend_report_intent_writes_the_report(app: Shelfcast, tmp_path) -> None:
+    answer = ask(app, "give me a trend report for the cakes category over 4 weeks", chart_dir=tmp_path)
+    assert answer.intent == "trend_report" and answer.status == "answered"
+    assert answer.query.category == "cakes" and answer.query.horizon == 4
+    html = (tmp_path / answer.report_html.split("/")[-1]).read_text()
+    assert "<html" in html.lower() and "data:image/png;base64" in html
+    assert answer.text and answer.grounded, (answer.text, answer.numbers[:20])
