@@ -1,22 +1,34 @@
-"""Charts: matplotlib only, written to files (no display on a server)."""
+"""Charts: matplotlib only, written to files (no display on a server).
+
+Figures are made with `matplotlib.figure.Figure`, never through pyplot: pyplot
+keeps a process-global figure registry that is not thread-safe, and the API
+draws charts from concurrent request threads. A bare Figure belongs to its
+caller alone, and `new_figure` is the one place every chart gets its figure.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless: never try to open a window
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from agent.forecast.result import Forecast
 
-from agent.forecast.result import Forecast  # noqa: E402
+
+def new_figure(rows: int = 1, cols: int = 1, **kwargs: object) -> tuple[Figure, Axes | np.ndarray]:
+    """A figure with its axes (an array of them for a grid), independent of pyplot's global state."""
+    figure_kwargs = {k: kwargs.pop(k) for k in ("figsize", "dpi") if k in kwargs}
+    fig = Figure(**figure_kwargs)
+    return fig, fig.subplots(rows, cols, **kwargs)
 
 
 def fan_chart(forecast: Forecast, history: pd.Series, out: Path, tail: int = 26) -> Path:
     """History tail, point forecast and the 0.1-0.9 interval, labelled with the path that answered."""
-    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=110)
+    fig, ax = new_figure(figsize=(8, 3.6), dpi=110)
     draw_fan(ax, history.iloc[-tail:], pd.to_datetime(forecast.dates), forecast.point, forecast.quantiles["0.1"],
              forecast.quantiles["0.9"], f"forecast ({forecast.path})")
     ax.set_title(f"{forecast.title} ({forecast.unique_id or 'new product'})", fontsize=10)
@@ -25,11 +37,10 @@ def fan_chart(forecast: Forecast, history: pd.Series, out: Path, tail: int = 26)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
-    plt.close(fig)
     return out
 
 
-def draw_fan(ax: plt.Axes, history: pd.Series, dates: pd.DatetimeIndex, point: Sequence[float],
+def draw_fan(ax: Axes, history: pd.Series, dates: pd.DatetimeIndex, point: Sequence[float],
              low: Sequence[float], high: Sequence[float], label: str) -> None:
     """History, then the point forecast inside its 80% interval, on one axes (fan charts and report panels)."""
     if not history.empty:

@@ -12,7 +12,6 @@ or the statistical floor. A vLLM server batches concurrent requests itself.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -103,10 +102,6 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         return shelfcast.forecast_new(body.title, body.horizon, text=body.text(), category=body.category,
                                       price=body.price)
 
-    # pyplot's figure registry is process-global and not thread-safe, and the report charts use it:
-    # reports are built one at a time (each uses the CPUs fully anyway).
-    report_lock = threading.Lock()
-
     @app.post("/ask", response_model=Answer, dependencies=auth, tags=["ask"],
               responses={404: {"description": "The question names a store the data do not have."}})
     def ask_question(body: AskRequest) -> Answer:
@@ -127,8 +122,7 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         narrative that cites only computed numbers. HTML or JSON by `format`, else by the Accept header."""
         enforce_limits([("horizon", body.horizon, settings.max_horizon, "periods")])
         try:
-            with report_lock:
-                built = build_report(shelfcast, body.request())
+            built = build_report(shelfcast, body.request())
         except KeyError as exc:
             raise HTTPException(404, exc.args[0]) from None
         if body.format == "html" or (body.format is None and prefers_html(request.headers.get("accept", ""))):

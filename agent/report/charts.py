@@ -9,16 +9,13 @@ from __future__ import annotations
 import io
 import textwrap
 
-import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless: never try to open a window
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from agent.plots import draw_fan  # noqa: E402
-from agent.report.model import Chart, TrendStats  # noqa: E402
+from agent.plots import draw_fan, new_figure
+from agent.report.model import Chart, TrendStats
 
 WIDTH = 9.0
 DPI = 100
@@ -27,11 +24,10 @@ MIN_RAMP_LAUNCHES = 3  # a mean launch curve over fewer products is mostly one p
 RISE, FALL = "#2e7d32", "#c62828"
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=DPI)
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -41,7 +37,7 @@ def _short(label: str, width: int = 34) -> str:
 
 def trend_chart(stats: TrendStats) -> Chart:
     dates = pd.to_datetime(stats.trend.dates)
-    fig, ax = plt.subplots(figsize=(WIDTH, 4.6))
+    fig, ax = new_figure(figsize=(WIDTH, 4.6))
     for name, values in stats.trend.series.items():
         ax.plot(dates, values, lw=1.5, label=_short(name, 28))
     recent = stats.growth.recent
@@ -61,7 +57,7 @@ def movers_chart(stats: TrendStats) -> Chart | None:
     movers = stats.movers.risers + stats.movers.fallers[::-1]
     if not movers:
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.45 * len(movers) + 1.2))
+    fig, ax = new_figure(figsize=(WIDTH, 0.45 * len(movers) + 1.2))
     labels = [_short(f"{m.title} ({m.unique_id})", 44) for m in movers]
     changes = [m.change_units for m in movers]
     positions = np.arange(len(movers))[::-1]
@@ -78,7 +74,7 @@ def movers_chart(stats: TrendStats) -> Chart | None:
 def shares_chart(stats: TrendStats) -> Chart | None:
     if len(stats.shares) < 2:
         return None  # one group always holds 100%
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * len(stats.shares) + 1.2))
+    fig, ax = new_figure(figsize=(WIDTH, 0.42 * len(stats.shares) + 1.2))
     positions = np.arange(len(stats.shares))[::-1]
     shifts = [s.shift_points for s in stats.shares]
     ax.barh(positions, shifts, color=[RISE if v >= 0 else FALL for v in shifts])
@@ -94,7 +90,7 @@ def ramp_chart(stats: TrendStats) -> Chart | None:
     groups = [g for g in stats.ramp.groups if g.launches >= MIN_RAMP_LAUNCHES and g.established_per_period > 0]
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH, 4.4))
+    fig, ax = new_figure(figsize=(WIDTH, 4.4))
     steps = np.arange(1, stats.ramp.ramp_periods + 1)
     for group in groups:
         relative = 100 * np.asarray(group.curve) / group.established_per_period
@@ -113,7 +109,7 @@ def forecast_chart(stats: TrendStats) -> Chart:
     groups = stats.forecast.groups
     cols = 2
     rows = int(np.ceil(len(groups) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.3 * rows), squeeze=False, sharex=True)
+    fig, axes = new_figure(rows, cols, figsize=(WIDTH, 2.3 * rows), squeeze=False, sharex=True)
     history_dates = pd.to_datetime(stats.trend.dates[-HISTORY_TAIL:])
     dates = pd.to_datetime(stats.forecast.dates)
     for ax, group in zip(axes.flat, groups):
