@@ -98,7 +98,7 @@ def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -
     except BackendError as exc:
         return facts.sentence, "template", f"LLM unavailable for the sentence ({exc}): template sentence"
     text = (generation.texts[0] if generation.texts else "").strip()
-    if generation.finish_reasons and generation.finish_reasons[0] != "stop" or not text:
+    if not text or (generation.finish_reasons and generation.finish_reasons[0] != "stop"):
         return facts.sentence, "template", f"LLM sentence unfinished ({generation.finish_reasons[:1]}): template sentence"
     grounding = check(text, facts.numbers)
     if not grounding.ok:

@@ -19,9 +19,7 @@ from agent.ask.answer import Answer, Facts, draw, forecast_numbers, forecast_row
 from agent.ask.llm_parse import understand
 from agent.ask.query import DEFAULT_HORIZON, Query
 from agent.ask.resolve import Candidate, Resolution, resolve_group, resolve_product
-from agent.ask.tools import (
-    Comparison, PriceResult, ReorderResult, recent_price, scoped, tool,
-)
+from agent.ask.tools import Comparison, PriceResult, ReorderResult, recent_price, scoped, tool, tools
 from agent.forecast.result import Forecast
 from agent.grounding import check, numbers_in
 from agent.pipeline import Shelfcast
@@ -122,8 +120,7 @@ def _history(scope: Shelfcast, forecast: Forecast) -> pd.Series:
 
 def _facts(scope: Shelfcast, query: Query, products: list[Resolution]) -> Facts:
     """Run the tool the intent names on resolved products and state what it computed."""
-    tools_ = {"forecast_product", "compare_products", "reorder_suggestion", "price_what_if"}
-    run = {name: tool(scope, name) for name in tools_}
+    run = {t.name: t for t in tools(scope)}
     ids = [r.unique_id for r in products if r.unique_id]
     horizon = query.periods
     if query.intent == "compare" and len(ids) >= 2:
