@@ -8,6 +8,12 @@ that value as displayed at the precision the text uses ("about 14" matches
 13.6; "13.62" does not match 13.6), or the value as a percentage ("12%" matches
 a share of 0.12). Prose with any unmatched number is rejected and the caller
 uses its template sentence instead, recording why.
+
+Signs are checked as far as words allow: a change of -3.6 may be written
+"fell 3.6" or "-3.6", but not "+3.6" nor "grew 3.6" in a sentence that only
+speaks of rising. This catches a dropped minus sign; it cannot tell whether
+a correctly cited number is attached to the right claim, which is why
+LLM-written prose is labelled as such wherever it is shown.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ from pydantic import BaseModel, Field
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d(?:[\d,]*\d)?(?:\.\d+)?%?(?![\w])")
 # Dates are cited as dates; their parts are not figures to check.
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+RISING = re.compile(r"\b(up|ris(?:e|es|en|ing)|rose|gr[eo]w\w*|increas\w*|gain\w*|higher|above|jump\w*|climb\w*)\b", re.I)
+FALLING = re.compile(r"\b(down|f[ae]ll\w*|declin\w*|decreas\w*|drop\w*|lower|below|shr[ai]nk\w*|loss\w*|lost|slump\w*)\b",
+                     re.I)
 
 
 class Grounding(BaseModel):
@@ -54,10 +64,22 @@ def _matches(token: str, value: float) -> bool:
     return any(math.isfinite(v) and abs(cited - v) <= tolerance for v in candidates)
 
 
+def _grounded(token: str, values: list[float], rising_only: bool) -> bool:
+    if token[0] in "+-":  # an explicit sign must be the value's own
+        return any(_matches(token, v) for v in values)
+    same_size = [v for v in values if _matches(token, abs(v))]
+    # "grew 3.6%" for a change of -3.6% is a dropped sign, not a citation.
+    return any(v >= 0 for v in same_size) if rising_only else bool(same_size)
+
+
 def check(text: str, allowed: Iterable[float]) -> Grounding:
-    """Which numbers in `text` are not, at the text's precision, one of `allowed` (absolute values compared too)."""
+    """Which numbers in `text` are not, at the text's precision and sign, one of `allowed`."""
     values = [float(v) for v in allowed]
-    values += [abs(v) for v in values if v < 0]
-    cited = numbers_in(text)
-    bad = [token for token in cited if not any(_matches(token.lstrip("+-"), v) or _matches(token, v) for v in values)]
+    cited, bad = [], []
+    for sentence in SENTENCE_END.split(text):
+        rising_only = bool(RISING.search(sentence)) and not FALLING.search(sentence)
+        for token in numbers_in(sentence):
+            cited.append(token)
+            if not _grounded(token, values, rising_only):
+                bad.append(token)
     return Grounding(cited=cited, ungrounded=bad)
