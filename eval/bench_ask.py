@@ -2,6 +2,7 @@
 
 Usage: python eval/bench_ask.py [--backend embedded|http] [--limit N] > eval/results/bench_ask.txt
        python eval/bench_ask.py --replay eval/results/bench_ask.txt   # same LLM outputs, current policy
+       python eval/bench_ask.py --latency > eval/results/bench_ask_latency.txt  # `ask` end to end, PASTRY slice
 
 For each question: the rules' Query, the LLM's raw reading (before any
 fallback), and the final Query (LLM if it held up, else rules). Accuracy is
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import sys
 import time
@@ -45,12 +47,40 @@ class Replay:
         return True
 
 
+LATENCY_QUESTIONS = ["how many dinner rolls will sell in the next 4 weeks?",
+                     "compare dinner rolls and apple pie over 4 weeks",
+                     "what if dinner rolls cost $0.99?"]
+
+
+def latency(choice: tuple) -> None:
+    """Seconds per `ask` on the real PASTRY slice: parse + resolve + forecast(s) + sentence, after one warm-up."""
+    from real_data import pastry_index, pastry_slice
+
+    from agent.ask import ask
+    from agent.pipeline import Shelfcast
+
+    backend, note = choice
+    print(f"backend: {note}; load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    app = Shelfcast(pastry_slice(), pastry_index(), backend)
+    ask(app, "forecast apple pie for 2 weeks", yes=True)  # warm-up: encoder, automaton, caches
+    for question in LATENCY_QUESTIONS:
+        tic = time.perf_counter()
+        answer = ask(app, question, yes=True)
+        paths = ", ".join(f.path for f in answer.forecasts)
+        print(f"{time.perf_counter() - tic:6.1f}s {question!r}: parsed by {answer.parsed_by}, text by "
+              f"{answer.written_by}, forecast paths [{paths}], grounded {answer.grounded}", flush=True)
+
+
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--backend", default="embedded")
     args.add_argument("--limit", type=int, default=len(CASES))
     args.add_argument("--replay", type=Path, help="Re-judge the raw LLM outputs of an earlier run (no model).")
+    args.add_argument("--latency", action="store_true", help="Time `ask` end to end instead of parsing alone.")
     opts = args.parse_args()
+    if opts.latency:
+        latency(load_backend(opts.backend))
+        return
     if opts.replay:
         backend = Replay(opts.replay)
         print(f"backend: replay of the raw outputs in {opts.replay}")
