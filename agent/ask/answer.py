@@ -10,7 +10,6 @@ recorded in the notes.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -31,7 +30,6 @@ ANSWER_PROMPT_ID = "answer.v1"
 # One sentence of plain words, figures and light punctuation, ending with a period.
 SENTENCE_REGEX = r"[A-Z][A-Za-z0-9 ,%/'()$:-]{10,200}\."
 INTERVAL_COVERAGE = 0.8  # between the 10% and 90% quantiles
-_PYPLOT = threading.Lock()  # pyplot keeps global state: one chart at a time across request threads
 
 Status = Literal["answered", "ask_back", "no_match"]
 
@@ -114,6 +112,5 @@ def draw(charts: list[tuple[Forecast, pd.Series]], chart_dir: Path | None) -> li
     paths = []
     for forecast, history in charts:
         name = f"ask-{forecast.unique_id or 'new'}-{uuid.uuid4().hex[:8]}.png"
-        with _PYPLOT:
-            paths.append(str(fan_chart(forecast, history, Path(chart_dir) / name)))
+        paths.append(str(fan_chart(forecast, history, Path(chart_dir) / name)))
     return paths
