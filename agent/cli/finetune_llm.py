@@ -25,7 +25,8 @@ from agent.forecast.windows import WindowSpec
 if TYPE_CHECKING:
     from finetune.llm.train import CurvePoint
 
-# Sized to finish in under 30 minutes on 2 shared cores (see the model card and eval/results/bench_finetune_llm.txt).
+# Sized for 2 CPU cores: 40 steps of 4 pairs measured 35 min of training at load average 5-8 (other jobs),
+# ~17 s/step when the load fell to ~3 (eval/results/bench_finetune_llm.txt).
 DEFAULTS = {"steps": 40, "max_examples": 160, "max_products": 200, "val_pairs": 18}
 
 
