@@ -114,6 +114,20 @@ def test_prompts_render_from_files(builder: ContextBuilder) -> None:
     assert new.text.count("First 4 weeks:") == 2
 
 
+def test_launch_analogs_keep_slow_launches() -> None:
+    """Keeping only launches that sold in most first weeks kept the successes and overforecast new products."""
+    data = make_dataset()
+    slow = pd.DataFrame({"unique_id": "rye", "ds": DATES[6:], "y": [3.0 if i % 4 == 0 else 0.0 for i in range(24)]})
+    catalog = pd.concat([data.catalog, validate_catalog(pd.DataFrame(
+        {"unique_id": ["rye"], "title": ["Rye bagels"], "category": ["BAKERY"]}), "catalog").assign(
+        launch_date=DATES[6])], ignore_index=True)
+    data = Dataset(name="synthetic", sales=pd.concat([data.sales, slow], ignore_index=True), catalog=catalog,
+                   freq="W-MON")
+    launch = ContextBuilder(data, WordRetriever(data.catalog)).for_new_product("Cinnamon bagels", 4, DATES[20])
+    by_id = {a.unique_id: a for a in launch.analogs}
+    assert set(by_id) == {"croissant", "rye"} and by_id["rye"].next == [3.0, 0.0, 0.0, 0.0]
+
+
 def test_llm_answer_with_quantiles(builder: ContextBuilder) -> None:
     backend = ScriptedBackend(lambda r: [f"{90 + i % 5}, {100}, {95}, {105 + i % 3}" for i in range(r.n)])
     forecast = ForecastChain(builder, backend).forecast("bagel", 4, cutoff=DATES[20])

@@ -153,12 +153,16 @@ class ContextBuilder:
 
         Products already selling when the data begin were not launched then: their
         first periods are ordinary volume, not a launch curve, so they are skipped.
+        Launches are NOT filtered by how often they sold: keeping only launches that
+        sold in most of their first weeks kept the successes, and every path built on
+        them overforecast new products (the evaluation measured the floor's WAPE at
+        1.76 with that filter and 1.01 without it, on 200 launches; bias +1.07 -> +0.19).
         """
         analogs: list[Analog] = []
         for hit in self._candidates(product, cutoff, exclude).itertuples():
             series = self.series(hit.unique_id, cutoff)
             values = series.to_numpy()
-            if len(values) < horizon or series.index[0] <= self._start or not self._active(values[:horizon]):
+            if len(values) < horizon or series.index[0] <= self._start:
                 continue
             analogs.append(Analog(unique_id=hit.unique_id, title=hit.title, similarity=float(hit.similarity),
                                   history=[], next=values[:horizon].tolist()))
