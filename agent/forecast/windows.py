@@ -163,11 +163,10 @@ def _choose_products(sales: pd.DataFrame, spec: WindowSpec, grid: pd.DatetimeInd
     test_start = grid[-spec.horizon]
     before = _selling_stats(sales[sales["ds"] < val_start])
     established = before.index[before["sold"] >= spec.min_selling_periods]
-    train_launches = _launches(before, grid, grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)],
-                               val_start - spec.horizon * grid.freq, val_start)
+    train_launches = _launches(before, grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)], val_start - spec.horizon * grid.freq)
     later = _selling_stats(sales[sales["ds"] >= val_start])
     later = later[~later.index.isin(before.index)]  # first sold inside the validation or test region
-    eval_launches = _launches(later, grid, val_start, test_start, grid[-1] + grid.freq)
+    eval_launches = _launches(later, val_start, test_start)
     picked = [_sample(established, spec.max_products - n_launch, rng), _sample(train_launches, n_launch, rng),
               _sample(eval_launches, n_launch // 2, rng)]
     return sorted(set().union(*picked))
@@ -178,12 +177,15 @@ def _selling_stats(sales: pd.DataFrame) -> pd.DataFrame:
     return sales.assign(sold=sales["y"] > 0).groupby("unique_id").agg(first=("ds", "min"), sold=("sold", "sum"))
 
 
-def _launches(stats: pd.DataFrame, grid: pd.DatetimeIndex, first_from: pd.Timestamp, first_to: pd.Timestamp,
-              until: pd.Timestamp) -> pd.Index:
-    """Products first sold in [first_from, first_to] that sold in at least half their periods before `until`."""
-    periods = grid.searchsorted(until) - grid.searchsorted(stats["first"])
-    keep = stats["first"].between(first_from, first_to) & (stats["sold"] >= np.maximum(periods / 2, 1))
-    return stats.index[keep]
+def _launches(stats: pd.DataFrame, first_from: pd.Timestamp, first_to: pd.Timestamp) -> pd.Index:
+    """Products first sold in [first_from, first_to], however often they sold after.
+
+    Requiring launches to sell in most of their periods trained on successful
+    launches only, and new-product forecasts came out far too high (the chain's
+    launch analogs had the same filter; see ContextBuilder._launch_analogs). The
+    callers' `first_to` leaves each launch its full window before the region ends.
+    """
+    return stats.index[stats["first"].between(first_from, first_to)]
 
 
 def _sample(ids: pd.Index, n: int, rng: np.random.Generator) -> list[str]:

@@ -259,8 +259,9 @@ class Harness:
 
             # For the tuned weights the backend's model id names the adapter, so two adapters never share a cache.
             backend = self.backends[spec.weights]
-            parts += [PROMPT_VERSION, getattr(backend, "name", "none"), str(getattr(backend, "model_id", "")),
-                      str(getattr(self.regressor, "artifact_id", "none"))]
+            # Only modes that can reach the regression model depend on which artifact is loaded.
+            regressor = str(getattr(self.regressor, "artifact_id", "none")) if spec.mode in ("regression", "auto") else "-"
+            parts += [PROMPT_VERSION, getattr(backend, "name", "none"), str(getattr(backend, "model_id", "")), regressor]
             settings = getattr(self._chains.get(spec.weights), "settings", None)
             if settings is None:
                 from agent.forecast.chain import ChainSettings
