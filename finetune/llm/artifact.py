@@ -7,14 +7,12 @@ Layout of `<root>/<adapter_id>/`:
   README.md        a short model card
   merged/          with --merge: base + adapter as one ordinary model folder with its tokenizer
 
-A folder is written under a temporary name and renamed when complete, so a
-crashed run never leaves something that looks like an adapter.
+Folders are written and listed by `finetune.folders`: atomically, so a crashed
+run never leaves something that looks like an adapter.
 """
 
 from __future__ import annotations
 
-import csv
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from peft import PeftModel
 from pydantic import BaseModel, Field
 from transformers import PreTrainedTokenizerBase
 
+from finetune.folders import list_folders, write_folder
 from finetune.llm.train import CurvePoint, LoraTrainConfig
 
 FORMAT_VERSION = 1
@@ -58,23 +57,14 @@ def new_adapter_id(config: LoraTrainConfig, now: datetime | None = None) -> str:
 def save_adapter(root: Path, model: PeftModel, tokenizer: PreTrainedTokenizerBase, config: AdapterConfig,
                  curves: list[CurvePoint], merge: bool = False) -> Path:
     """Write a complete adapter folder and return it; with `merge` the model is merged in place afterwards."""
-    final = Path(root) / config.adapter_id
-    if final.exists():
-        raise FileExistsError(f"adapter {final} already exists")
-    partial = final.with_name(f".partial-{config.adapter_id}")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
     config = config.model_copy(update={"merged": merge})
-    (partial / "config.json").write_text(config.model_dump_json(indent=2))
-    with open(partial / "curves.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(CurvePoint.model_fields))
-        writer.writeheader()
-        writer.writerows(point.model_dump() for point in curves)
-    (partial / "README.md").write_text(model_card(config, curves))
-    if merge:
-        write_merged(model, tokenizer, partial / MERGED)
-    partial.rename(final)
-    return final
+
+    def write_model(folder: Path) -> None:
+        model.save_pretrained(folder)
+        if merge:
+            write_merged(model, tokenizer, folder / MERGED)
+
+    return write_folder(root, config.adapter_id, config, curves, model_card(config, curves), write_model)
 
 
 def write_merged(model: PeftModel, tokenizer: PreTrainedTokenizerBase, directory: Path) -> Path:
@@ -96,15 +86,7 @@ def read_config(path: Path) -> AdapterConfig:
 
 def list_adapters(root: Path) -> list[tuple[Path, AdapterConfig]]:
     """Complete adapters of this format under `root`, newest first."""
-    root = Path(root)
-    found = []
-    for config_file in root.glob("*/adapter_config.json") if root.is_dir() else []:
-        if config_file.parent.name.startswith("."):
-            continue  # a save in progress or one that crashed
-        config = read_config(config_file.parent)
-        if config.format_version == FORMAT_VERSION:
-            found.append((config_file.parent, config))
-    return sorted(found, key=lambda item: item[1].created, reverse=True)
+    return list_folders(root, "adapter_config.json", read_config, FORMAT_VERSION)
 
 
 def resolve_adapter(root: Path, which: str | Path = "latest") -> Path:

@@ -7,14 +7,12 @@ Layout of `<root>/<artifact_id>/`:
   curves.csv          one row per epoch (epoch 0 is the untrained model)
   README.md           a short model card
 
-A folder is written under a temporary name and renamed when complete, so a
-crashed run never leaves something that looks like an artifact.
+Folders are written and listed by `finetune.folders`: atomically, so a crashed
+run never leaves something that looks like an artifact.
 """
 
 from __future__ import annotations
 
-import csv
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from pydantic import BaseModel, Field
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
+from finetune.folders import list_folders, write_folder
 from finetune.regression.metrics import Evaluation, baseline_name
 from finetune.regression.model import ModelSpec, RegressionModel, load_encoder, merged_encoder
 from finetune.regression.train import EpochRecord, TrainConfig
@@ -57,22 +56,13 @@ def save_artifact(root: Path, model: RegressionModel, tokenizer: PreTrainedToken
                   curves: list[EpochRecord]) -> Path:
     """Write a complete artifact folder and return it; LoRA adapters are merged into the model in place."""
     model.encoder = merged_encoder(model.encoder)
-    final = Path(root) / config.artifact_id
-    if final.exists():
-        raise FileExistsError(f"artifact {final} already exists")
-    partial = final.with_name(f".partial-{config.artifact_id}")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.encoder.save_pretrained(partial / "encoder")
-    tokenizer.save_pretrained(partial / "encoder")
-    save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, partial / "head.safetensors")
-    (partial / "config.json").write_text(config.model_dump_json(indent=2))
-    with open(partial / "curves.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(EpochRecord.model_fields))
-        writer.writeheader()
-        writer.writerows(record.model_dump() for record in curves)
-    (partial / "README.md").write_text(model_card(config))
-    partial.rename(final)
-    return final
+
+    def write_model(folder: Path) -> None:
+        model.encoder.save_pretrained(folder / "encoder")
+        tokenizer.save_pretrained(folder / "encoder")
+        save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, folder / "head.safetensors")
+
+    return write_folder(root, config.artifact_id, config, curves, model_card(config), write_model)
 
 
 def read_config(path: Path) -> ArtifactConfig:
@@ -94,15 +84,7 @@ def load_model(path: Path) -> tuple[RegressionModel, PreTrainedTokenizerBase, Ar
 
 def list_artifacts(root: Path) -> list[tuple[Path, ArtifactConfig]]:
     """Complete artifacts of this format under `root`, newest first."""
-    root = Path(root)
-    found = []
-    for config_file in root.glob("*/config.json") if root.is_dir() else []:
-        if config_file.parent.name.startswith("."):
-            continue  # a save in progress or one that crashed
-        config = read_config(config_file.parent)
-        if config.format_version == FORMAT_VERSION:
-            found.append((config_file.parent, config))
-    return sorted(found, key=lambda item: item[1].created, reverse=True)
+    return list_folders(root, "config.json", read_config, FORMAT_VERSION)
 
 
 def newest_artifact(root: Path, horizon: int) -> Path | None:
