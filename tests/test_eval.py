@@ -8,6 +8,7 @@ built-in data with the real MiniLM product index.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from utilsforecast import losses
 
 from agent.data.contract import validate_catalog
 from agent.data.dataset import Dataset
+from agent.llm.base import Generation, GenerationRequest
 from agent.pipeline import load_backend
 from eval.harness import EvalConfig, Harness, TaskError, existing_task, new_product_task, resolve_models, write_report
 from eval.harness import baselines as bl
@@ -344,6 +346,41 @@ def test_harness_end_to_end_on_synthetic_data(dataset, tmp_path):
     assert "data:image/png;base64," in html_text and "<img" in html_text and 'src="http' not in html_text
     ref = board[(board.task == "existing") & (board.model == "seasonal-naive")].iloc[0]
     assert ref["rel_wape"] == pytest.approx(1.0)
+
+
+class CountingLLM:
+    """Answers every forecast prompt with plausible numbers; counts the requests that reach it."""
+
+    name, model_id = "counting", "counting-model"
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.requests += 1
+        rng = np.random.default_rng(abs(hash(request.prompt)) % 2**32)
+        count = int(re.search(r"\{(\d+)\}$", request.regex or "{4}").group(1))  # the pattern's repeat is h
+        texts = [", ".join(str(v) for v in rng.integers(20, 80, count)) + ", " for _ in range(request.n)]
+        return Generation(texts=texts, finish_reasons=["stop"] * request.n, backend=self.name, model=self.model_id)
+
+    def healthy(self) -> bool:
+        return True
+
+
+def test_auto_replays_the_few_shot_requests(dataset, tmp_path):
+    """auto begins with few-shot's exact seeded request: it is answered from the response cache, identically."""
+    llm = CountingLLM()
+    harness = Harness(dataset, tmp_path, index=WordRetriever(dataset.catalog), backend=llm, progress=False)
+    result = harness.run(EvalConfig(task="existing", models=["llm-few-shot", "auto"], max_series=6, n_boot=100))
+    runs = result.tasks["existing"].runs
+    assert (runs["llm-few-shot"].diag["path"] == "llm-few-shot").all() and (runs["auto"].diag["path"] == "llm-few-shot").all()
+    n = len(runs["auto"].diag)
+    assert llm.requests == n and runs["auto"].meta["llm_requests_replayed"] == n
+    frame = result.tasks["existing"].frame
+    np.testing.assert_allclose(frame["auto"], frame["llm-few-shot"])
+    board = pd.read_csv(write_report(result, tmp_path, panel=harness.panel)["leaderboard.csv"])
+    timing = board.set_index("model")[["wall_s", "forecasts_per_s"]]
+    assert timing.loc["auto"].isna().all() and timing.loc["llm-few-shot"].notna().all()
 
 
 def test_runner_caches_and_force_recomputes(dataset, tmp_path):

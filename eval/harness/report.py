@@ -100,7 +100,11 @@ class TaskAnalysis:
             if boot:
                 row.update({"d_wape_vs_best": boot["delta"], "d_wape_lo": boot["lo"], "d_wape_hi": boot["hi"]})
             row.update(chain_stats(run.diag))
-            row.update({"wall_s": run.meta.get("wall_s"), "forecasts_per_s": run.meta.get("forecasts_per_s"),
+            # A row whose LLM answers were replayed from the response cache was not timed: its speed is
+            # the replay's, so none is shown (the run that generated them, or bench_llm, has the figure).
+            timed = not run.meta.get("llm_requests_replayed")
+            row.update({"wall_s": run.meta.get("wall_s") if timed else None,
+                        "forecasts_per_s": run.meta.get("forecasts_per_s") if timed else None,
                         "cached": bool(run.meta.get("cached"))})
             rows.append(row)
         table = pd.DataFrame(rows).reindex(columns=COLUMNS)
@@ -336,7 +340,7 @@ LEGEND = (
     "(d_wape_lo..d_wape_hi); fallback_rate = share of chain forecasts not answered by the mode's first path; "
     "invalid_sample_rate = share of LLM samples rejected; wall_s, forecasts_per_s = time for the model on this task "
     "(from the run that computed it, when cached); LLM requests another chain mode already sent with the same seed "
-    "(auto starts with few-shot's exact request) are replayed from the run's response cache, not timed again."
+    "(auto starts with few-shot's exact request) are replayed from the run's response cache: such rows show no time."
 )
 
 
