@@ -2,7 +2,7 @@
 
 Thread-safe with one shared `Shelfcast`: nothing here mutates the app (store
 pipelines are created under the app's own lock), the LLM backends serialize or
-batch their own calls, and charts are drawn under a lock with unique names.
+batch their own calls, and charts are drawn on their own figures under unique names.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from agent.ask.tools import Comparison, PriceResult, ReorderResult, recent_price
 from agent.forecast.result import Forecast
 from agent.grounding import check, numbers_in
 from agent.pipeline import Shelfcast
+from agent.report import Report
 from agent.retrieval.index import ProductIndex
 
 MAX_QUESTION_CHARS = 500
@@ -241,21 +242,6 @@ def _report(app: Shelfcast, query: Query, base: dict, notes: list[str], chart_di
                   grounded=_grounded(report.summary, numbers), numbers=numbers, report_html=html, notes=notes)
 
 
-def _report_numbers(report: object) -> list[float]:
-    """Every number in the report's statistics (the summary may cite any of them)."""
-    found: list[float] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, bool):
-            return
-        if isinstance(value, (int, float)):
-            found.append(float(value))
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(report.model_dump(mode="json", include={"stats", "request"}))  # type: ignore[attr-defined]
-    return found
+def _report_numbers(report: Report) -> list[float]:
+    """What the summary may cite: the statistics' citable numbers (names included) and the requested horizon."""
+    return [*report.stats.citable(), float(report.request.horizon)]
