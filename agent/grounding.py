@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,7 +30,7 @@ from pydantic import BaseModel, Field
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d(?:[\d,]*\d)?(?:\.\d+)?%?(?![\w])")
 # Dates are cited as dates; their parts are not figures to check.
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 RISING = re.compile(r"\b(up|ris(?:e|es|en|ing)|rose|gr[eo]w\w*|increas\w*|gain\w*|higher|above|jump\w*|climb\w*)\b", re.I)
 FALLING = re.compile(r"\b(down|f[ae]ll\w*|declin\w*|decreas\w*|drop\w*|lower|below|shr[ai]nk\w*|loss\w*|lost|slump\w*)\b",
                      re.I)
@@ -64,6 +65,16 @@ def _matches(token: str, value: float) -> bool:
     return any(math.isfinite(v) and abs(cited - v) <= tolerance for v in candidates)
 
 
+def direction(sentence: str) -> Literal["up", "down"] | None:
+    """'up' or 'down' when the sentence speaks only of rising or only of falling; None when neither or both."""
+    rising, falling = bool(RISING.search(sentence)), bool(FALLING.search(sentence))
+    return "up" if rising and not falling else "down" if falling and not rising else None
+
+
+def sentences(text: str) -> list[str]:
+    return [part for part in SENTENCE_END.split(text) if part.strip()]
+
+
 def _grounded(token: str, values: list[float], rising_only: bool) -> bool:
     if token[0] in "+-":  # an explicit sign must be the value's own
         return any(_matches(token, v) for v in values)
@@ -76,8 +87,8 @@ def check(text: str, allowed: Iterable[float]) -> Grounding:
     """Which numbers in `text` are not, at the text's precision and sign, one of `allowed`."""
     values = [float(v) for v in allowed]
     cited, bad = [], []
-    for sentence in SENTENCE_END.split(text):
-        rising_only = bool(RISING.search(sentence)) and not FALLING.search(sentence)
+    for sentence in sentences(text):
+        rising_only = direction(sentence) == "up"
         for token in numbers_in(sentence):
             cited.append(token)
             if not _grounded(token, values, rising_only):

@@ -319,3 +319,14 @@ def test_real_smollm2_narrative_is_grounded_or_falls_back_with_a_reason(pastry_r
     else:
         assert narrative.reason.startswith(("2 LLM draft(s) rejected", "the LLM did not answer")), narrative.reason
         assert narrative.text == template_narrative(pastry_report.stats)
+
+
+def test_a_draft_giving_a_group_the_wrong_direction_is_rejected() -> None:
+    growth = {"PASTRY": -0.036, "BREAD": 0.071}
+    said = "The data suggests that PASTRY is growing. BREAD rose too."
+    text, reason, _ = judge(said, [], known="PASTRY BREAD", growth=growth)
+    assert reason == "the draft says the opposite of the statistics: PASTRY rose"
+    ok = "PASTRY sales fell in the last weeks. BREAD kept growing."
+    assert judge(ok, [], known="PASTRY BREAD", growth=growth)[1] is None
+    # Two groups in one sentence, or no direction word: nothing to hold the draft to.
+    assert judge("PASTRY and BREAD grew. Sales were steady.", [], known="PASTRY BREAD", growth=growth)[1] is None

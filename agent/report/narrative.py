@@ -13,9 +13,14 @@ end, an unfinished last sentence dropped) and accepted only when it
   ("BREAKFAST SWEETS"), and SmolLM2-135M was seen inventing some
   ("POPULAR SALES"), so every upper-case word must occur in the facts.
 
-These checks bound what the draft may cite, not what it claims: a grounded
-draft can still relate true numbers wrongly (SmolLM2-135M called a faller a
-riser), so the report labels the narrative with its source and says so.
+- says no group rose that fell, or fell that rose: a sentence naming one group
+  (or the whole selection) and speaking only of rising or only of falling must
+  agree with that group's growth over the previous window (SmolLM2-135M wrote
+  "PASTRY is growing" of a department down 3.6%).
+
+These checks bound what the draft may cite and the direction of what it says
+of each group, not every claim: a grounded draft can still relate true numbers
+wrongly, so the report labels the narrative with its source and says so.
 
 The whole draft is judged, not sentence by sentence: keeping the grounded
 sentences of a draft that invented figures would keep the prose around an
@@ -28,7 +33,7 @@ from __future__ import annotations
 import re
 
 from agent.forecast.prompting import PROMPT_VERSION, load_template
-from agent.grounding import check
+from agent.grounding import check, direction, sentences
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.report.model import Narrative, TrendStats
 from agent.report.wording import facts, template_narrative
@@ -49,7 +54,6 @@ _CHAT_TOKEN = re.compile(r"<\|[^|>]*\|>")
 _TAG = re.compile(r"<[^>]*>")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|#+)\s+", re.MULTILINE)
 _NOT_PROSE = re.compile(r"[^\w\s.,;:!?%()'\"/&+-]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
 _NAME_WORD = re.compile(r"\b[A-Z][A-Z&'-]{2,}\b")
 
@@ -72,12 +76,21 @@ def _complete_sentences(text: str) -> str:
     return text[: end + 1] if end >= 0 else text
 
 
-def sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+def contradictions(text: str, growth: dict[str, float]) -> list[str]:
+    """Sentences that give a group (name -> growth fraction) the wrong direction, as 'NAME rose/fell'."""
+    found = []
+    for sentence in sentences(text):
+        named = [name for name in growth if re.search(rf"\b{re.escape(name)}\b", sentence, re.IGNORECASE)]
+        said = direction(sentence)
+        if len(named) == 1 and said is not None and growth[named[0]] * (1 if said == "up" else -1) < 0:
+            found.append(f"{named[0]} {'rose' if said == 'up' else 'fell'}")
+    return found
 
 
-def judge(draft: str, allowed: list[float], known: str) -> tuple[str, str | None, list[str]]:
-    """(cleaned text, why it is rejected or None, ungrounded numbers); `known` is the facts' text."""
+def judge(draft: str, allowed: list[float], known: str,
+          growth: dict[str, float] | None = None) -> tuple[str, str | None, list[str]]:
+    """(cleaned text, why it is rejected or None, ungrounded numbers); `known` is the facts' text, `growth` each
+    group's (and the selection's) growth over the previous window."""
     text = _complete_sentences(clean(draft))
     parts = sentences(text)
     if len(parts) < MIN_SENTENCES:
@@ -91,7 +104,16 @@ def judge(draft: str, allowed: list[float], known: str) -> tuple[str, str | None
     unknown = sorted({word for word in _NAME_WORD.findall(text) if word not in known})
     if unknown:
         return text, f"the draft named groups the statistics do not have: {', '.join(unknown)}", []
+    wrong = contradictions(text, growth or {})
+    if wrong:
+        return text, f"the draft says the opposite of the statistics: {', '.join(wrong)}", []
     return text, None, []
+
+
+def group_growth(stats: TrendStats) -> dict[str, float]:
+    """The selection's and each group's growth against the previous window (groups without one left out)."""
+    rows = [stats.growth.total.model_copy(update={"name": stats.scope.selection}), *stats.growth.groups]
+    return {row.name: row.growth_vs_previous for row in rows if row.growth_vs_previous is not None}
 
 
 def template(stats: TrendStats, reason: str, ungrounded: list[str] | None = None,
@@ -116,7 +138,7 @@ def write_narrative(stats: TrendStats, backend: LLMBackend | None) -> Narrative:
     allowed = stats.citable()
     reasons, ungrounded = [], []
     for draft in generation.texts:
-        text, reason, bad = judge(draft, allowed, " ".join(given))
+        text, reason, bad = judge(draft, allowed, " ".join(given), group_growth(stats))
         if reason is None:
             return Narrative(text=text, source="llm", reason=f"LLM draft passed the checks ({len(sentences(text))} "
                              "sentences, every number found in the statistics)", backend=generation.backend,
