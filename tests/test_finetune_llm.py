@@ -127,7 +127,12 @@ def test_adapter_saves_loads_and_changes_the_embedded_output(tiny_trained, tiny_
                             base_model=tiny_dir.name, training=config, best_step=result.best_step,
                             train_seconds=result.seconds, threads=1, trainable_parameters=1, data={"as_of": "2017-10-02"},
                             losses={"validation, tuned": result.curves[-1].val_loss})
+    lora_before = {k: v.clone() for k, v in result.model.state_dict().items() if "lora_" in k}
     path = save_adapter(tmp_path, result.model, tokenizer, adapter, result.curves, merge=True)
+    # Writing the merged weights leaves the caller's peft model as it was (it merged the module in place once).
+    lora_after = {k: v for k, v in result.model.state_dict().items() if "lora_" in k}
+    assert lora_before and lora_after.keys() == lora_before.keys()
+    assert all(torch.equal(lora_before[k], lora_after[k]) for k in lora_before)
     assert {"adapter_model.safetensors", "adapter_config.json", "config.json", "curves.csv", "README.md"} <= {
         p.name for p in path.iterdir()}
     assert read_config(path).merged and "Validation curve" in (path / "README.md").read_text()

@@ -13,6 +13,7 @@ run never leaves something that looks like an adapter.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def new_adapter_id(config: LoraTrainConfig, now: datetime | None = None) -> str:
 
 def save_adapter(root: Path, model: PeftModel, tokenizer: PreTrainedTokenizerBase, config: AdapterConfig,
                  curves: list[CurvePoint], merge: bool = False) -> Path:
-    """Write a complete adapter folder and return it; with `merge` the model is merged in place afterwards."""
+    """Write a complete adapter folder and return it; with `merge` also the merged full weights (`model` is unchanged)."""
     config = config.model_copy(update={"merged": merge})
 
     def write_model(folder: Path) -> None:
@@ -68,10 +69,14 @@ def save_adapter(root: Path, model: PeftModel, tokenizer: PreTrainedTokenizerBas
 
 
 def write_merged(model: PeftModel, tokenizer: PreTrainedTokenizerBase, directory: Path) -> Path:
-    """Base + adapter as plain weights (bf16, like the prepared base folder) that vLLM and transformers load as-is."""
-    merged = model.merge_and_unload()
+    """Base + adapter as plain weights (bf16, like the prepared base folder) that vLLM and transformers load as-is.
+
+    Merged on a copy: `merge_and_unload` rewrites the model it is called on, and a
+    caller that keeps using its peft model (saving the adapter again, evaluating)
+    would otherwise hold the base with the adapter folded in and no adapter left.
+    """
+    merged = copy.deepcopy(model).merge_and_unload()
     merged.to(torch.bfloat16).save_pretrained(directory)
-    merged.to(torch.float32)
     tokenizer.save_pretrained(directory)
     return directory
 
