@@ -52,13 +52,23 @@ def numbers_in(text: str) -> list[str]:
     return NUMBER.findall(DATE.sub(" ", text))
 
 
+def value_of(token: str) -> float:
+    """The number a token writes: '1,234.5' -> 1234.5, '12%' -> 12.0."""
+    return float(token.rstrip("%").replace(",", ""))
+
+
+def values_in(text: str) -> list[float]:
+    """The numbers `text` writes (names such as 'Bagels 12 OZ' carry citable sizes)."""
+    return [value_of(token) for token in numbers_in(text)]
+
+
 def _decimals(token: str) -> int:
     digits = token.rstrip("%")
     return len(digits.split(".")[1]) if "." in digits else 0
 
 
 def _matches(token: str, value: float) -> bool:
-    cited = float(token.rstrip("%").replace(",", ""))
+    cited = value_of(token)
     # Half a unit of the last written digit: "14" stands for [13.5, 14.5).
     tolerance = 0.5 * 10 ** -_decimals(token) + 1e-9
     candidates = [value, value * 100] if token.endswith("%") else [value]

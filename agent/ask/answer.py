@@ -21,7 +21,7 @@ from agent.ask.query import Intent, ParsedBy, Query
 from agent.ask.resolve import Candidate
 from agent.forecast.prompting import load_template
 from agent.forecast.result import Forecast
-from agent.grounding import check, numbers_in
+from agent.grounding import check, values_in
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.plots import fan_chart
 
@@ -72,7 +72,7 @@ def forecast_numbers(forecast: Forecast) -> list[float]:
     interval's coverage (0.8, cited as 80%), the id and the sizes in the product's title."""
     values = [*forecast.point, *(v for q in forecast.quantiles.values() for v in q), forecast.horizon,
               *forecast.history_tail, sum(forecast.point), *(sum(q) for q in forecast.quantiles.values()),
-              INTERVAL_COVERAGE, *(float(n.rstrip("%").replace(",", "")) for n in numbers_in(forecast.title))]
+              INTERVAL_COVERAGE, *values_in(forecast.title)]
     if forecast.unique_id and forecast.unique_id.isdigit():
         values.append(float(forecast.unique_id))
     return values

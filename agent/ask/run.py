@@ -21,7 +21,7 @@ from agent.ask.query import DEFAULT_HORIZON, Query
 from agent.ask.resolve import Candidate, Resolution, resolve_group, resolve_product
 from agent.ask.tools import Comparison, PriceResult, ReorderResult, recent_price, scoped, tool, tools
 from agent.forecast.result import Forecast
-from agent.grounding import check, numbers_in
+from agent.grounding import check, values_in
 from agent.pipeline import Shelfcast
 from agent.report import Report
 from agent.retrieval.index import ProductIndex
@@ -92,7 +92,7 @@ def _reply(base: dict, status: str, text: str, notes: list[str],
            candidates: dict[str, list[Candidate]] | None = None) -> Answer:
     """A reply without a forecast; it may cite only the candidates' ids and the sizes in their titles."""
     found = [c for group in (candidates or {}).values() for c in group]
-    numbers = [float(n.rstrip("%").replace(",", "")) for c in found for n in numbers_in(f"{c.title} {c.unique_id}")]
+    numbers = [value for c in found for value in values_in(f"{c.title} {c.unique_id}")]
     return Answer(**base, status=status, text=text, written_by="template", grounded=_grounded(text, numbers),
                   numbers=numbers, notes=notes, candidates=candidates or {})
 

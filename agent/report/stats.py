@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.forecast.windows import LAUNCH_MIN_OFFSET
-from agent.grounding import numbers_in
+from agent.grounding import values_in
 from agent.report.panel import Panel
 
 RECENT_PERIODS = 8
@@ -257,6 +257,6 @@ def _walk(value: object) -> Iterator[float]:
         yield float(value)
     elif isinstance(value, str):
         # Names carry numbers ("Rolls: Dinner 12 OZ"); prose that names the product repeats them.
-        yield from (float(token.rstrip("%").replace(",", "")) for token in numbers_in(value))
+        yield from values_in(value)
         # A date's year may be cited alone ("in 2017"); the grounding check skips whole dates only.
         yield from (float(year) for year in _ISO_YEAR.findall(value))
