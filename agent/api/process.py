@@ -6,13 +6,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.llm.server import HOST, check_health, free_port
+from agent.llm.server import HOST, free_port, wait_ready
 
 
 @dataclass(frozen=True)
@@ -39,13 +38,11 @@ def running_server(args: list[str], env: dict[str, str] | None = None, wait_s: f
         process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT)
     server = ServerProcess(f"http://{HOST}:{port}", process, log)
     try:
-        deadline = time.monotonic() + wait_s
-        while not check_health(server.url):
-            if process.poll() is not None:
-                raise RuntimeError(f"shelfcast serve exited with {process.returncode}:\n{server.output()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"shelfcast serve did not answer within {wait_s:g} s:\n{server.output()[-3000:]}")
-            time.sleep(0.5)
+        outcome = wait_ready(process, server.url, wait_s)
+        if outcome == "died":
+            raise RuntimeError(f"shelfcast serve exited with {process.returncode}:\n{server.output()[-3000:]}")
+        if outcome == "timeout":
+            raise RuntimeError(f"shelfcast serve did not answer within {wait_s:g} s:\n{server.output()[-3000:]}")
         yield server
     finally:
         process.terminate()

@@ -391,8 +391,8 @@ def _launch(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
                                 env=env, start_new_session=True, close_fds=True)
 
 
-def _wait_ready(proc: subprocess.Popen, url: str, wait_s: float) -> str:
-    """'ready', 'died' or 'timeout'."""
+def wait_ready(proc: subprocess.Popen, url: str, wait_s: float) -> str:
+    """'ready' once <url>/health answers, 'died' if `proc` exits first, else 'timeout' after `wait_s`."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -465,7 +465,7 @@ def serve(
         pid_path.write_text(f"{proc.pid}\n")
         state_path.write_text(state.model_dump_json(indent=2))
         try:
-            outcome = _wait_ready(proc, url, wait_s)
+            outcome = wait_ready(proc, url, wait_s)
         except BaseException:  # Ctrl-C while waiting: leave nothing running behind
             _kill_group(proc.pid)
             pid_path.unlink(missing_ok=True)
