@@ -101,7 +101,6 @@ class Harness:
         self.panel = Panel(dataset)
         self._index = index
         self._index_loader = index_loader
-        self.backend = backend
         self.backend_note = backend_note or ("LLM disabled" if backend is None else getattr(backend, "name", ""))
         self.regressor = regressor
         # Chain modes re-send each other's seeded requests (auto begins with few-shot's); answer each once.
