@@ -25,7 +25,7 @@ from agent.config import get_settings
 from agent.forecast.serialize import DEFAULT, SerializerSettings, continuation_regex, deserialize
 from agent.llm import select
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
-from agent.llm.constrain import (INVALID, CharAutomaton, RegexLogitsProcessor, TokenConstraint, UnsupportedPattern,
+from agent.llm.constrain import (INVALID, CharAutomaton, TokenConstraint, UnsupportedPattern,
                                  UnsupportedSchema, Vocabulary, json_matches, json_validator)
 from agent.llm.embedded import EmbeddedBackend, _Sample
 from tiny_models import make_tiny_llama
@@ -138,7 +138,8 @@ def scripted(backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch, rounds: 
     """Make each sampling call return the next round of texts (ending with EOS); return the batch sizes asked."""
     asked: list[int] = []
 
-    def sample(prompt: object, req: GenerationRequest, count: int, constraint: object, deadline: float):
+    def sample(prompt: object, req: GenerationRequest, count: int, constraint: object, deadline: float,
+               seed: int | None):
         asked.append(count)
         return [_Sample(text, "stop", 2) for text in rounds[len(asked) - 1][:count]]
 
@@ -196,14 +197,16 @@ def test_automaton_agrees_with_re(pattern: str) -> None:
 def test_eos_takes_the_mass_of_tokens_that_leave_the_pattern() -> None:
     """Once `\\d{1,2}` is complete, a model that wants a comma ends the match instead of padding the number."""
     vocabulary = Vocabulary(strings=("", "1", "2", ",", "a"), eos_ids=(0,))
-    processor = RegexLogitsProcessor(TokenConstraint.compile(r"\d{1,2}", vocabulary))
+    constraint = TokenConstraint.compile(r"\d{1,2}", vocabulary)
     scores = torch.tensor([[0.0, 1.0, 2.0, 5.0, 3.0]])
     inf = float("-inf")
-    assert processor(torch.tensor([[9]]), scores).tolist() == [[inf, 1.0, 2.0, inf, inf]]
-    after_one = processor(torch.tensor([[9, 1]]), scores)
-    assert after_one[0, 1:].tolist() == [1.0, 2.0, inf, inf]
-    assert after_one[0, 0].item() == pytest.approx(torch.logsumexp(torch.tensor([0.0, 5.0, 3.0]), 0).item())
-    assert processor(torch.tensor([[9, 1, 2]]), scores).tolist()[0][1:] == [inf] * 4  # complete: EOS only
+    start = constraint.automaton.start
+    assert constraint.mask([start], scores).tolist() == [[inf, 1.0, 2.0, inf, inf]]
+    after_one = constraint.advance(start, 1)
+    masked = constraint.mask([after_one], scores)
+    assert masked[0, 1:].tolist() == [1.0, 2.0, inf, inf]
+    assert masked[0, 0].item() == pytest.approx(torch.logsumexp(torch.tensor([0.0, 5.0, 3.0]), 0).item())
+    assert constraint.mask([constraint.advance(after_one, 2)], scores).tolist()[0][1:] == [inf] * 4  # complete: EOS only
 
 
 @pytest.mark.parametrize("pattern", [r".*", r"\w+", r"^\d$", r"(?=a)a", r"[^a]", r"a{2}+", r"(a)\1", r"(?i)a"])

@@ -77,7 +77,7 @@ class ForecastChain:
     def forecast_many(self, unique_ids: list[str], horizon: int, mode: Mode = "auto",
                       cutoff: pd.Timestamp | None = None, show_progress: bool = True) -> list[Forecast]:
         """Concurrent requests so a vLLM server batches them; order of results = order of ids."""
-        workers = self.settings.max_workers if self.backend is not None and self.backend.name != "embedded" else 1
+        workers = self.settings.max_workers
         results: list[Forecast | None] = [None] * len(unique_ids)
         with Progress(disable=not show_progress, transient=True) as progress, ThreadPoolExecutor(workers) as pool:
             task = progress.add_task(f"Forecasting {len(unique_ids)} products", total=len(unique_ids))
