@@ -61,6 +61,7 @@ def llm_command(
 ) -> None:
     """Train a LoRA adapter on leak-free windows: answer-token loss, validation every few steps, best step kept."""
     from agent.forecast.llm_examples import balanced_sample, build_pairs
+    from agent.llm.precision import choose_precision
     from agent.models.smollm2 import prepare_smollm2
     from agent.retrieval.index import ProductIndex
     from finetune.llm.artifact import AdapterConfig, new_adapter_id, save_adapter
@@ -69,9 +70,12 @@ def llm_command(
 
     if targets not in ("qv", "all"):
         raise ValueError(f"--targets must be qv or all, got {targets!r}")
-    config = LoraTrainConfig(steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
-                             targets=targets, eval_every=eval_every, seed=seed)  # type: ignore[arg-type]
     _setup(threads)
+    base_dir = prepare_smollm2()
+    precision = choose_precision(base_dir, threads)
+    config = LoraTrainConfig(steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
+                             targets=targets, eval_every=eval_every, seed=seed,  # type: ignore[arg-type]
+                             precision=precision.dtype)  # type: ignore[arg-type]
     used_threads = threads or get_settings().torch_threads
     dataset = load_with_status(sales, catalog, store)
     spec = WindowSpec(horizon=horizon, max_products=max_products, train_per_product=2, val_per_product=1, seed=seed,
@@ -82,7 +86,6 @@ def llm_command(
         pairs = build_pairs(dataset, split, index)
     chosen = {"train": balanced_sample(pairs.train, max_examples, seed),
               "val": balanced_sample(pairs.val, val_pairs, seed), "test": balanced_sample(pairs.test, val_pairs, seed)}
-    base_dir = prepare_smollm2()
     model, tokenizer = load_base(base_dir)
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     encoded, dropped = {}, {}
@@ -92,12 +95,12 @@ def llm_command(
     _pairs_table(chosen, encoded, dropped, pairs.skipped)
     model = add_lora(model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    base_test = evaluate_loss(model, encoded["test"], pad)  # LoRA starts as the identity: this is the base model
+    base_test = evaluate_loss(model, encoded["test"], pad, precision=config.precision)  # LoRA starts as the identity
     console.print(f"training LoRA r={rank} on {targets}, {trainable:,} parameters, {steps} steps of {batch_size}, "
-                  f"lr {lr:g}, {used_threads} thread(s)")
+                  f"lr {lr:g}, {used_threads} thread(s), {config.precision} ({precision.reason})")
     with _Reporter() as reporter:
         result = fit(model, encoded["train"], encoded["val"], config, pad, reporter)
-    tuned_test = evaluate_loss(result.model, encoded["test"], pad)
+    tuned_test = evaluate_loss(result.model, encoded["test"], pad, precision=config.precision)
     losses = {"validation, base": result.curves[0].val_loss,
               "validation, tuned": min(p.val_loss for p in result.curves),
               "test, base": base_test, "test, tuned": tuned_test}
