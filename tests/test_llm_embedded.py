@@ -307,3 +307,65 @@ def test_smollm2_continues_a_sales_sequence(pattern: str) -> None:
     assert all(30 <= median <= 90 for median in medians), (medians, generation.texts)
     print(f"SmolLM2 embedded: medians {medians}, {generation.completion_tokens} tokens "
           f"in {generation.latency_s:.1f} s")
+
+
+# --------------------------------------------------------------------------- the decode engine
+
+
+def _greedy_reference(backend: EmbeddedBackend, prompt: str, max_tokens: int) -> list[int]:
+    """transformers' own greedy decoding of the same weights: what the engine's attention must reproduce."""
+    ids = backend.tokenizer(prompt, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        out = backend.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
+                                     do_sample=False, eos_token_id=None, pad_token_id=backend._eos_ids[0])
+    return out[0, ids.shape[1]:].tolist()
+
+
+def test_engine_greedy_matches_transformers_generate(tiny: EmbeddedBackend) -> None:
+    """Shared-prefix attention, in-place KV buffers and RoPE positions give transformers' tokens, step for step."""
+    from agent.llm.engine import Job
+
+    for prompt in (SEQ_PROMPT, "x", SEQ_PROMPT * 3):
+        job = Job(prompt_ids=tiny._encode(request(prompt=prompt)), rows=2, max_tokens=20, temperature=0.0, top_p=1.0,
+                  eos_ids=(-1,), deadline=float("inf"))  # no EOS: every step is compared
+        result = tiny.engine.submit(job).result(timeout=60)
+        assert result.tokens == [_greedy_reference(tiny, prompt, 20)] * 2
+
+
+def test_concurrent_requests_share_decode_steps(tiny: EmbeddedBackend) -> None:
+    """Eight requests at once take about as many steps as one, not eight times as many (continuous batching)."""
+    single = request(n=4, max_tokens=12, seed=1, regex=None)
+    before = tiny.engine.steps
+    tiny.generate(single)
+    alone = tiny.engine.steps - before
+    before = tiny.engine.steps
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(tiny.generate, [single] * 8))
+    together = tiny.engine.steps - before
+    assert alone >= 5 and together < 3 * alone, (alone, together)
+    assert tiny.engine.max_rows_seen > single.n
+
+
+def test_a_request_that_times_out_does_not_stop_the_others(tiny: EmbeddedBackend) -> None:
+    slow = request(n=8, max_tokens=1500, timeout_s=0.2)
+    normal = request(n=4, max_tokens=12, seed=2, regex=continuation_regex(2))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        late, fine = pool.submit(tiny.generate, slow), pool.submit(tiny.generate, normal)
+        with pytest.raises(BackendError, match="within"):
+            late.result()
+        assert all(finish == "stop" for finish in fine.result().finish_reasons)
+
+
+@pytest.mark.slow
+def test_smollm2_engine_greedy_matches_transformers_generate() -> None:
+    """The same check on the real weights in the precision chosen for this machine (bfloat16 or float32)."""
+    backend = select.embedded_backend()
+    from agent.llm.engine import Job
+
+    job = Job(prompt_ids=backend._encode(request(prompt=SEQ_PROMPT)), rows=3, max_tokens=16, temperature=0.0,
+              top_p=1.0, eos_ids=(-1,), deadline=float("inf"))
+    result = backend.engine.submit(job).result(timeout=300)
+    reference = _greedy_reference(backend, SEQ_PROMPT, 16)
+    # bfloat16 sums in another order than transformers' attention kernels: allow a late divergence, not an early one.
+    agree = next((i for i, (a, b) in enumerate(zip(result.tokens[0], reference, strict=True)) if a != b), 16)
+    assert agree >= (16 if backend.dtype == torch.float32 else 8), (result.tokens[0], reference)
