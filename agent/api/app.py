@@ -19,7 +19,11 @@ from importlib.metadata import version
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
+from agent.api.catalog import PATHS as CATALOG_PATHS
+from agent.api.catalog import catalog_router
+from agent.api.page import add_page
 from agent.api.schemas import AskRequest, ForecastRequest, HealthResponse, NewProductRequest, ReportBody
 from agent.api.security import (ApiSettings, BodySizeLimit, ConcurrencyLimit, bearer_auth, enforce_limits,
                                 limit_summary)
@@ -31,7 +35,7 @@ from agent.report import Report, build_report
 log = logging.getLogger(__name__)
 
 # Requests that run the forecasting code: counted by the concurrency limit and behind the token.
-WORK_PATHS = ("/forecast", "/new-product", "/ask", "/report")
+WORK_PATHS = ("/forecast", "/new-product", "/ask", "/report", *CATALOG_PATHS)
 _ERRORS = {401: {"description": "Missing or wrong bearer token (only when $SHELFCAST_API_TOKEN is set)."},
            413: {"description": "Request body over the server's limit."},
            422: {"description": "Invalid input, or a field over the server's limits."},
@@ -49,7 +53,9 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         shelfcast.index.embed_query("warm-up")
         yield
 
-    app = FastAPI(title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed fastapi-offline package,
+    # not from a CDN, so they work offline like everything else.
+    app = FastAPIOffline(title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
                   description="Offline retail sales forecasts: existing products, new products, questions in "
                               "plain language and trend reports. Every forecast says which path answered "
                               "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
@@ -63,6 +69,8 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _add_error_handlers(app)
     auth = [Depends(bearer_auth(settings))]
+    app.include_router(catalog_router(shelfcast, settings, auth))
+    add_page(app)
 
     # What was loaded does not change while the server runs: described once (nunique over millions of rows).
     dataset, backend = shelfcast.dataset, shelfcast.backend
