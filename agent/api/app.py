@@ -53,9 +53,10 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         shelfcast.index.embed_query("warm-up")
         yield
 
-    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed fastapi-offline package,
-    # not from a CDN, so they work offline like everything else.
-    app = FastAPIOffline(title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
+    # FastAPIOffline: /docs loads Swagger UI from the installed fastapi-offline package, not from a CDN, and
+    # validatorUrl None keeps it from asking validator.swagger.io for a badge. /redoc is off: ReDoc's bundle
+    # still loads its logo from a CDN, and /docs shows the same OpenAPI schema.
+    app = FastAPIOffline(redoc_url=None, swagger_ui_parameters={"validatorUrl": None}, title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
                   description="Offline retail sales forecasts: existing products, new products, questions in "
                               "plain language and trend reports. Every forecast says which path answered "
                               "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
