@@ -18,26 +18,19 @@ the committed ones), else to a temporary folder.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from PIL import Image
+from playwright.sync_api import expect
 from real_data import BAGELS_4OZ, pastry_slice
 
+from agent.api.browser import chromium, loopback_page, screenshot
 from agent.api.process import running_server
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="install the test extra: pip install -e '.[test]'")
-expect = playwright_api.expect
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-# The flags that work on these machines (no GPU, no sandbox as root, nothing phoning home).
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "page-token-5150"
 WAIT_MS = 60_000
 
@@ -56,13 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install -y chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        # Playwright gives every launch a fresh temporary profile (--user-data-dir) and removes it after.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -71,35 +59,18 @@ def outside() -> list[str]:
     return []
 
 
-def open_tab(browser, outside: list[str], errors: list[str], **options):
-    """A page in a fresh context that may load from the server only: every other request is recorded and aborted."""
-    context = browser.new_context(**options)
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1:\d+/).*"),
-                  lambda route: (outside.append(route.request.url), route.abort()))
-    tab = context.new_page()
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.set_default_timeout(WAIT_MS)
-    return tab
-
-
 @pytest.fixture
 def page(browser, outside: list[str]) -> Iterator:
     errors: list[str] = []
-    tab = open_tab(browser, outside, errors, viewport={"width": 1100, "height": 900})
+    tab = loopback_page(browser, outside, errors, WAIT_MS, viewport={"width": 1100, "height": 900})
     yield tab
     tab.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
     assert not outside, f"the page reached outside the server: {outside}"
 
 
-def screenshot(page, name: str, tmp_path: Path, full_page: bool = True) -> Path:
-    """A PNG of the page, reduced to 256 colours (a third of the size; flat UI colours survive it)."""
-    folder = Path(os.environ.get("SHELFCAST_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    Image.open(path).convert("RGB").quantize(colors=256).save(path, optimize=True)
-    return path
+def shot(page, name: str, tmp_path: Path, full_page: bool = True) -> Path:
+    return screenshot(page, Path(os.environ.get("SHELFCAST_SCREENSHOTS") or tmp_path) / f"{name}.png", full_page)
 
 
 def sign_in(page, server: str, token: str = TOKEN) -> None:
@@ -132,9 +103,9 @@ def test_ask_shows_the_sentence_table_chart_and_why_the_llm_gave_way(page, serve
     notes = page.locator("#ask-result .notes").all_inner_texts()
     # The LLM is not there: the page says which paths gave way and why, and who wrote the sentence.
     assert any("llm-few-shot gave way: no LLM backend configured" in n for n in notes), notes
-    assert any("Sentence written by a template" in n for n in notes), notes
+    assert any("no LLM backend: template sentence" in n for n in notes), notes
     assert "LLM: off" in page.locator("#server").inner_text()
-    screenshot(page, "ask", tmp_path)
+    shot(page, "ask", tmp_path)
 
 
 def test_an_ambiguous_name_offers_candidates_and_a_click_answers_for_the_one_picked(page, server: str,
@@ -145,7 +116,7 @@ def test_an_ambiguous_name_offers_candidates_and_a_click_answers_for_the_one_pic
     expect(page.get_by_text("Which product did you mean by “bagels”?")).to_be_visible()
     candidates = page.locator("#ask-result button.candidate")
     assert candidates.count() >= 2
-    screenshot(page, "ask-candidates", tmp_path)
+    shot(page, "ask-candidates", tmp_path)
     candidates.filter(has_text="Rolls: Bagels 4 OZ").press("Enter")  # a keyboard user picks one
     expect(page.locator("#ask-result .sentence.answered")).to_contain_text(f"Rolls: Bagels 4 OZ ({BAGELS_4OZ})")
     assert page.get_by_label("Your question").input_value() == f"how many product {BAGELS_4OZ} will sell in the next 4 weeks?"
@@ -175,7 +146,7 @@ def test_forecast_a_product_found_as_you_type_with_the_keyboard(page, server: st
     points = block.locator("polyline.history").get_attribute("points").split()
     assert len(points) == len(pastry_slice().history(BAGELS_4OZ))
     expect(block).to_contain_text("answered by the statistical floor")
-    screenshot(page, "forecast", tmp_path)
+    shot(page, "forecast", tmp_path)
 
 
 def test_new_product_shows_the_forecast_and_each_analog_with_its_sales(page, server: str, tmp_path: Path) -> None:
@@ -196,7 +167,7 @@ def test_new_product_shows_the_forecast_and_each_analog_with_its_sales(page, ser
         expect(analog.locator("h4")).to_contain_text(f"id {unique_id}")
         assert len(analog.locator("polyline.history").get_attribute("points").split()) >= 1
     expect(view.locator(".forecast .sentence")).to_contain_text("over 8 weeks")
-    screenshot(page, "new-product", tmp_path)
+    shot(page, "new-product", tmp_path)
 
 
 def test_trend_report_renders_in_the_page(page, server: str, tmp_path: Path) -> None:
@@ -209,14 +180,14 @@ def test_trend_report_renders_in_the_page(page, server: str, tmp_path: Path) -> 
     charts = report.locator("img")
     assert charts.count() >= 3
     assert all(image.evaluate("i => i.complete && i.naturalWidth > 0") for image in charts.all())
-    screenshot(page, "report", tmp_path, full_page=False)
+    shot(page, "report", tmp_path, full_page=False)
 
 
 def test_a_wrong_token_is_refused_and_a_right_one_is_kept_for_the_tab_only(page, server: str, tmp_path: Path) -> None:
     sign_in(page, server, token="not-the-token")
     expect(page.locator("#token-error")).to_contain_text("invalid bearer token")
     expect(page.locator("#token")).to_be_visible()
-    screenshot(page, "wrong-token", tmp_path)
+    shot(page, "wrong-token", tmp_path)
     page.get_by_role("textbox", name="Token").fill(TOKEN)
     page.get_by_role("button", name="Use this token").click()
     expect(page.locator("#token")).to_be_hidden()
@@ -243,7 +214,7 @@ def test_no_answer_in_time_says_so_instead_of_waiting_forever(page, server: str)
 def test_page_reflows_at_200_percent_zoom(browser, server: str, outside: list[str], tmp_path: Path) -> None:
     # 200% zoom of a 1280-pixel window: 640 CSS pixels wide at two device pixels each.
     errors: list[str] = []
-    page = open_tab(browser, outside, errors, viewport={"width": 640, "height": 900}, device_scale_factor=2)
+    page = loopback_page(browser, outside, errors, WAIT_MS, viewport={"width": 640, "height": 900}, device_scale_factor=2)
     sign_in(page, server)
     page.get_by_role("tab", name="Forecast a product").click()
     page.get_by_role("combobox", name="Product (type a name or an id)").fill(BAGELS_4OZ)
@@ -252,7 +223,7 @@ def test_page_reflows_at_200_percent_zoom(browser, server: str, outside: list[st
     expect(page.locator("#forecast-result .forecast")).to_be_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at 200% zoom"
-    screenshot(page, "forecast-zoom-200", tmp_path)
+    shot(page, "forecast-zoom-200", tmp_path)
     page.context.close()
     assert not errors and not outside, (errors, outside)
 

@@ -222,8 +222,10 @@ function quantileRows(forecast) {
 function attemptNotes(forecast) {
   return forecast.attempts.map((a) => {
     const who = PATH_WORDS[a.path] || a.path;
-    return a.answered ? `Answered by ${who} (${a.path})${a.reason ? `: ${a.reason}` : ""}.`
-                      : `${a.path} gave way: ${a.reason || "no reason recorded"}.`;
+    const samples = a.samples_total ? `, ${a.samples_valid} of ${a.samples_total} samples valid` : "";
+    const took = a.latency_s >= 0.5 ? `, ${fmt(a.latency_s, 1)} s` : "";
+    return a.answered ? `Answered by ${who} (${a.path}${samples}${took})${a.reason ? `: ${a.reason}` : ""}.`
+                      : `${a.path} gave way${took ? ` after ${fmt(a.latency_s, 1)} s` : ""}: ${a.reason || "no reason recorded"}.`;
   });
 }
 
@@ -314,9 +316,8 @@ function askView() {
                        table(quantileRows(f), `Forecast per week for ${f.title}`, id)),
                     notesList(attemptNotes(f), "Which method answered, and why")));
     });
-    const how = [`Understood as: ${answer.intent.replace("_", " ")} (read by ${answer.parsed_by === "llm" ? "the LLM" : "the rules"}).`,
-                 `Sentence written by ${answer.written_by === "llm" ? "the LLM (its numbers checked against the computed ones)" : "a template"}.`,
-                 ...answer.notes];
+    // The server's notes say who read the question and who wrote the sentence, and why any fallback happened.
+    const how = [`Understood as: ${answer.intent.replaceAll("_", " ")}.`, ...answer.notes];
     parts.push(notesList(how));
     return el("div", {}, ...parts.filter(Boolean));
   }
