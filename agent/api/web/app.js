@@ -182,7 +182,7 @@ function fanChart(forecast, history, tableId) {
   if (past.length) chart.append(polyline(past.map(([, v], i) => [s.x(i), s.y(v)]), "history"));
   const joined = past.length ? [[s.x(offset - 1), s.y(past[past.length - 1][1])]] : [];
   chart.append(polyline([...joined, ...mid.map((v, i) => [s.x(offset + i), s.y(v)])], "median"));
-  const legend = el("p", { class: "legend" }, el("span", { class: "key history" }), " sales ",
+  const legend = el("p", { class: "legend" }, ...(past.length ? [el("span", { class: "key history" }), " sales "] : []),
                     el("span", { class: "key median" }), " forecast (median) ",
                     el("span", { class: "key band" }), " 80% range (10% to 90%)");
   return el("figure", {}, chart, legend);
