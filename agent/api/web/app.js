@@ -16,7 +16,7 @@ const PATH_WORDS = {
   baseline: "the statistical floor",
 };
 
-let health = null;
+let groups = { departments: {} };
 
 // ---------- small DOM helpers ----------
 function el(tag, attrs = {}, ...children) {
@@ -307,6 +307,7 @@ function askView() {
           return el("li", {}, button);
         }))));
     }
+    if (answer.intent === "trend_report" && answer.status === "answered") parts.push(reportButton(answer.query));
     parts.push(table(answer.table, "The numbers behind the answer"));
     answer.forecasts.forEach((f, i) => {
       const id = `answer-chart-${++chartCount}`;
@@ -326,6 +327,22 @@ function askView() {
     event.preventDefault();
     run(question.value.trim());
   });
+}
+
+// A report question is answered with the report's summary; the whole report is one click away.
+function reportButton(query) {
+  const button = el("button", { type: "button", class: "secondary", text: "Show the whole report" });
+  button.addEventListener("click", () => {
+    const named = (query.category || "").toUpperCase();
+    const department = Object.keys(groups.departments).find((d) => d === named || d === `${named}S`) || "";
+    document.getElementById("report-department").value = department;
+    document.getElementById("report-category").value = department ? "" : query.category || "";
+    document.getElementById("report-store").value = query.store || "";
+    if (query.horizon) document.getElementById("report-horizon").value = query.horizon;
+    document.getElementById("tab-report").click();
+    document.getElementById("report-form").requestSubmit();
+  });
+  return button;
 }
 
 // ---------- Forecast one product: search as you type ----------
@@ -502,7 +519,7 @@ function reportView() {
 
 // ---------- departments for the pickers ----------
 async function loadGroups() {
-  const groups = await api("/products/groups", { timeoutS: TIMEOUT_S.groups });
+  groups = await api("/products/groups", { timeoutS: TIMEOUT_S.groups });
   for (const select of document.querySelectorAll("select.departments")) {
     select.replaceChildren(select.options[0], ...Object.keys(groups.departments).map((d) => el("option", { value: d, text: d })));
   }
@@ -574,6 +591,7 @@ async function start() {
   reportView();
   const server = document.getElementById("server");
   server.tabIndex = -1;
+  let health;
   try {
     health = await api("/health", { timeoutS: TIMEOUT_S.groups });
   } catch (error) {
