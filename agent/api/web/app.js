@@ -98,20 +98,21 @@ async function api(path, { body, method = body ? "POST" : "GET", timeoutS, signa
 }
 
 // ---------- progress: elapsed time, a cancel button, never a spinner forever ----------
+// The label is announced once (role=status); the seconds are not a live region, so a screen reader is not
+// interrupted every second. When the work ends, focus moves to what it produced.
 function startProgress(view, label, timeoutS) {
   const region = view.querySelector(".progress");
   const controller = new AbortController();
-  const bar = el("progress", { "aria-label": label });
-  const text = el("span", { text: `${label}…` });
+  const elapsed = el("span");
   const cancel = el("button", { type: "button", class: "secondary", text: "Cancel" });
   cancel.addEventListener("click", () => controller.abort());
-  region.replaceChildren(el("div", { class: "busy" }, bar, text, cancel));
+  region.replaceChildren(el("div", { class: "busy" }, el("progress", { "aria-label": label }),
+                            el("span", { role: "status", text: `${label}…` }), elapsed, cancel));
   const started = Date.now();
   const tick = setInterval(() => {
     const seconds = Math.round((Date.now() - started) / 1000);
-    let hint = "";
-    if (seconds >= 10) hint = " An LLM answer on a CPU takes up to a minute per try; the server falls back on its own.";
-    text.textContent = `${label}… ${seconds} s (the page waits up to ${timeoutS} s).${hint}`;
+    const hint = seconds >= 10 ? " An LLM answer on a CPU takes up to a minute per try; the server falls back on its own." : "";
+    elapsed.textContent = `${seconds} s (the page waits up to ${timeoutS} s).${hint}`;
   }, 1000);
   view.querySelectorAll("form button[type=submit]").forEach((b) => { b.disabled = true; });
   return {
@@ -120,6 +121,11 @@ function startProgress(view, label, timeoutS) {
       clearInterval(tick);
       region.replaceChildren();
       view.querySelectorAll("form button[type=submit]").forEach((b) => { b.disabled = false; });
+      const first = view.querySelector(".result .sentence, .result h3, .result .error, .result iframe");
+      if (first) {
+        if (!first.hasAttribute("tabindex")) first.tabIndex = -1;
+        first.focus();
+      }
     },
   };
 }
@@ -282,7 +288,6 @@ function askView() {
     } finally {
       progress.done();
     }
-    result.querySelector(".sentence, .error")?.focus();
   }
 
   // A candidate picked: ask the same question with the product named by its id.
