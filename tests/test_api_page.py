@@ -84,6 +84,7 @@ def test_the_page_and_its_assets_are_served_without_a_token_and_load_nothing_fro
     for asset in ("/assets/app.js", "/assets/app.css"):
         assert api.get(asset).status_code == 200
     assert "http" not in api.get("/assets/app.js").text.replace("http://www.w3.org/2000/svg", "")
+    assert api.get("/assets/index.html").status_code == 404  # the page is served only with its policy
 
 
 def test_docs_load_their_scripts_from_this_server(api: TestClient) -> None:

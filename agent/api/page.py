@@ -27,8 +27,8 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'se
 
 
 def add_page(app: FastAPI) -> None:
-    """Serve index.html at / and its script and stylesheet under /assets."""
-    app.mount(ASSETS_URL, StaticFiles(directory=WEB_DIR), name="assets")
+    """Serve index.html at / and its script and stylesheet under /assets (the page itself only at /, with its CSP)."""
+    app.mount(ASSETS_URL, StaticFiles(directory=WEB_DIR / "assets"), name="assets")
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
