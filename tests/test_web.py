@@ -120,7 +120,8 @@ def test_an_ambiguous_name_offers_candidates_and_a_click_answers_for_the_one_pic
     shot(page, "ask-candidates", tmp_path)
     candidates.filter(has_text="Rolls: Bagels 4 OZ").press("Enter")  # a keyboard user picks one
     expect(page.locator("#ask-result .sentence.answered")).to_contain_text(f"Rolls: Bagels 4 OZ ({BAGELS_4OZ})")
-    assert page.get_by_label("Your question").input_value() == f"how many product {BAGELS_4OZ} will sell in the next 4 weeks?"
+    asked = page.get_by_label("Your question").input_value()
+    assert asked == f"how many product {BAGELS_4OZ} will sell in the next 4 weeks?"
 
 
 def test_forecast_a_product_found_as_you_type_with_the_keyboard(page, server: str, tmp_path: Path) -> None:
@@ -226,7 +227,8 @@ def test_no_answer_in_time_says_so_instead_of_waiting_forever(page, server: str)
 def test_page_reflows_at_200_percent_zoom(browser, server: str, outside: list[str], tmp_path: Path) -> None:
     # 200% zoom of a 1280-pixel window: 640 CSS pixels wide at two device pixels each.
     errors: list[str] = []
-    page = loopback_page(browser, outside, errors, WAIT_MS, viewport={"width": 640, "height": 900}, device_scale_factor=2)
+    page = loopback_page(browser, outside, errors, WAIT_MS, viewport={"width": 640, "height": 900},
+                         device_scale_factor=2)
     sign_in(page, server)
     page.get_by_role("tab", name="Forecast a product").click()
     page.get_by_role("combobox", name="Product (type a name or an id)").fill(BAGELS_4OZ)

@@ -54,15 +54,17 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         yield
 
     # FastAPIOffline: /docs loads Swagger UI from the installed fastapi-offline package, not from a CDN, and
-    # validatorUrl None keeps it from asking validator.swagger.io for a badge. /redoc is off: ReDoc's bundle
-    # still loads its logo from a CDN, and /docs shows the same OpenAPI schema.
-    app = FastAPIOffline(redoc_url=None, swagger_ui_parameters={"validatorUrl": None}, title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
-                  description="Offline retail sales forecasts: existing products, new products, questions in "
-                              "plain language and trend reports. Every forecast says which path answered "
-                              "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
-                              f"paths gave way. Limits: horizon <= {settings.max_horizon}, titles <= "
-                              f"{settings.max_text_chars} characters, questions <= {settings.max_question_chars}, "
-                              f"bodies <= {settings.max_body_bytes} bytes.")
+    # validatorUrl None keeps it from asking Swagger's online validator for a badge. /redoc is off: ReDoc's
+    # bundle still loads its logo from a CDN, and /docs shows the same OpenAPI schema.
+    app = FastAPIOffline(redoc_url=None, swagger_ui_parameters={"validatorUrl": None},
+                         title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
+                         description="Offline retail sales forecasts: existing products, new products, questions in "
+                                     "plain language and trend reports. Every forecast says which path answered "
+                                     "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
+                                     f"paths gave way. Limits: horizon <= {settings.max_horizon}, titles <= "
+                                     f"{settings.max_text_chars} characters, questions <= "
+                                     f"{settings.max_question_chars}, "
+                                     f"bodies <= {settings.max_body_bytes} bytes.")
     app.state.shelfcast = shelfcast
     app.state.settings = settings
     # Added last = runs first: an oversized body is refused before it takes a concurrency slot.
