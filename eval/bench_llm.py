@@ -129,7 +129,8 @@ def main() -> None:
             print(run(pipeline, backend, "embedded (sequential)", mode, subset, args.horizon, [os.getpid()]).row(), flush=True)
     if "vllm" in args.backends:
         from agent.llm.http import HttpBackend
-        from agent.llm.server import free_port, install_vllm, serve, stop
+        from agent.llm.install import install_vllm
+        from agent.llm.server import free_port, serve, stop
         from agent.models.smollm2 import prepare_smollm2
 
         run_dir = Path(tempfile.mkdtemp(prefix="bench-vllm-"))

@@ -264,7 +264,7 @@ def test_select_embedded_without_url(settings_env: pytest.MonkeyPatch, tiny: Emb
     choice = select.choose_backend()
     assert choice.backend is tiny and choice.name == "embedded"
     assert "SHELFCAST_LLM_URL is not set" in choice.reason
-    assert select.get_backend("embedded") is tiny
+    assert select.choose_backend("embedded").backend is tiny
     assert choice.model_dump() == {"name": "embedded", "reason": choice.reason}
     with pytest.raises(BackendError, match="not set"):
         select.choose_backend("http")

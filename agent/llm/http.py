@@ -38,6 +38,15 @@ class BackendRequestError(BackendError):
     """The server rejected the request (4xx), or answered something unusable."""
 
 
+def check_health(url: str, timeout_s: float = 2.0) -> bool:
+    """GET <url>/health answers 200 within timeout_s (never raises)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s) as resp:
+            return resp.status == 200
+    except (OSError, ValueError):  # refused, timed out, HTTP error status, bad URL
+        return False
+
+
 def _root(url: str) -> str:
     url = url.rstrip("/")
     return url[: -len("/v1")] if url.endswith("/v1") else url
@@ -115,11 +124,7 @@ class HttpBackend:
 
     def healthy(self) -> bool:
         """GET /health answers 200 within ``health_timeout_s`` (never raises)."""
-        try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=self.health_timeout_s) as resp:
-                return resp.status == 200
-        except (OSError, ValueError):  # refused, timed out, HTTP error status, bad URL
-            return False
+        return check_health(self.base_url, self.health_timeout_s)
 
     # ------------------------------------------------------------------ generation
 

@@ -46,11 +46,6 @@ class BackendChoice(BaseModel):
     reason: str
 
 
-def get_backend(prefer: Preference = "auto", weights: Weights = "base") -> LLMBackend:
-    """The backend to use; see choose_backend for the rules."""
-    return choose_backend(prefer, weights).backend
-
-
 def lora_adapter_dir(which: str = "latest") -> Path:
     """The adapter folder: 'latest' under $SHELFCAST_HOME/models/llm-lora, an adapter id there, or a path."""
     from finetune.llm.artifact import resolve_adapter
