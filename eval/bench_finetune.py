@@ -34,7 +34,7 @@ def main() -> None:
     from agent.cli.finetune import regression_command
     from agent.config import get_settings
     from agent.data import load_builtin
-    from agent.forecast.windows import WindowSpec, build_windows, examples
+    from agent.training.windows import WindowSpec, build_windows, examples
     from finetune.regression.artifact import list_artifacts
     from finetune.regression.predict import RegressionForecaster
 

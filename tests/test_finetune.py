@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from agent.cli.finetune import app
 from agent.config import get_settings
 from agent.data import load_builtin
-from agent.forecast.windows import WindowSpec, build_windows, examples, update_windows
+from agent.training.windows import WindowSpec, build_windows, examples, update_windows
 from agent.models.minilm import minilm_path
 from finetune.regression.artifact import ArtifactMissing, list_artifacts, newest_artifact, read_config, require_artifact
 from finetune.regression.predict import RegressionForecaster

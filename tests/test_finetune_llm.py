@@ -17,10 +17,10 @@ import torch
 
 from agent.data.dataset import Dataset
 from agent.forecast.context import ContextBuilder
-from agent.forecast.llm_examples import KINDS, answer_text, balanced_sample, build_pairs
+from agent.training.llm_examples import KINDS, answer_text, balanced_sample, build_pairs
 from agent.forecast.prompting import render
 from agent.forecast.serialize import continuation_regex, deserialize
-from agent.forecast.windows import WindowSpec, build_windows
+from agent.training.windows import WindowSpec, build_windows
 from agent.llm.base import GenerationRequest
 from agent.llm.embedded import EmbeddedBackend
 from finetune.llm.artifact import (MERGED, AdapterConfig, AdapterMissing, list_adapters, new_adapter_id, read_config,

@@ -1,6 +1,6 @@
 """Training pairs for the LoRA forecaster: the chain's exact prompts and the true continuation.
 
-Windows come from `agent.forecast.windows` (train < validation < test < as_of,
+Windows come from `agent.training.windows` (train < validation < test < as_of,
 strictly in time). Each window is turned into the contexts the chain would
 build at its cutoff with the chain's own settings (the same `ContextBuilder`,
 the same retriever, analogs ending before the cutoff) and rendered by the
@@ -28,7 +28,7 @@ from agent.data.dataset import Dataset
 from agent.forecast.context import ContextBuilder, Retriever
 from agent.forecast.prompting import PromptKind, render
 from agent.forecast.serialize import DEFAULT, SerializerSettings, serialize
-from agent.forecast.windows import Window, WindowSplit
+from agent.training.windows import Window, WindowSplit
 
 KINDS: tuple[PromptKind, ...] = ("zero_shot", "few_shot", "new_product")
 
