@@ -20,7 +20,7 @@ from rich.progress import Progress
 from agent.forecast.context import ContextBuilder, ForecastContext
 from agent.forecast.floor import floor_forecast
 from agent.forecast.prompting import PromptKind, render
-from agent.forecast.result import Attempt, Forecast, Mode, Path
+from agent.forecast.result import Attempt, Forecast, ForecastPath, Mode
 from agent.forecast.samples import QUANTILES, parse_samples, sample_quantiles
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 
@@ -54,7 +54,7 @@ class PathFailed(Exception):
         self.stats = stats or {}
 
 
-_LLM_PATHS: dict[Path, PromptKind] = {"llm-few-shot": "few_shot", "llm-zero-shot": "zero_shot",
+_LLM_PATHS: dict[ForecastPath, PromptKind] = {"llm-few-shot": "few_shot", "llm-zero-shot": "zero_shot",
                                       "llm-new-product": "new_product"}
 
 
@@ -87,14 +87,14 @@ class ForecastChain:
                 progress.advance(task)
         return [r for r in results if r is not None]
 
-    def plan(self, context: ForecastContext, mode: Mode) -> list[Path]:
+    def plan(self, context: ForecastContext, mode: Mode) -> list[ForecastPath]:
         """The paths to try, in order; the floor always closes the list."""
         if mode == "baseline":
             return ["baseline"]
         if mode == "regression":
             return ["regression", "baseline"]
         if context.is_new_product:
-            llm: list[Path] = ["llm-new-product"] if mode in ("auto", "few-shot", "zero-shot") else []
+            llm: list[ForecastPath] = ["llm-new-product"] if mode in ("auto", "few-shot", "zero-shot") else []
         elif mode == "few-shot":
             llm = ["llm-few-shot"]
         elif mode == "zero-shot":
@@ -128,7 +128,7 @@ class ForecastChain:
         raise AssertionError("the baseline path always answers")  # pragma: no cover
 
     # --- the paths -------------------------------------------------------------
-    def _answer(self, path: Path, context: ForecastContext) -> tuple[np.ndarray, dict]:
+    def _answer(self, path: ForecastPath, context: ForecastContext) -> tuple[np.ndarray, dict]:
         if path in _LLM_PATHS:
             return self._llm(_LLM_PATHS[path], context)
         if path == "regression":
@@ -170,7 +170,7 @@ class ForecastChain:
         return quantiles, {"model_id": self.regressor.artifact_id}
 
     # --- assembling the answer -------------------------------------------------
-    def _result(self, context: ForecastContext, path: Path, quantiles: np.ndarray, attempts: list[Attempt],
+    def _result(self, context: ForecastContext, path: ForecastPath, quantiles: np.ndarray, attempts: list[Attempt],
                 details: dict, latency: float) -> Forecast:
         quantiles = np.maximum.accumulate(np.clip(quantiles, 0, None), axis=0)  # non-negative, no crossing
         generation = details.get("generation")

@@ -7,14 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Path = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline"]
+ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline"]
 Mode = Literal["auto", "few-shot", "zero-shot", "regression", "baseline"]
 
 
 class Attempt(BaseModel):
     """One path the chain tried (or skipped), and why it did not answer."""
 
-    path: Path
+    path: ForecastPath
     answered: bool
     reason: str | None = None
     latency_s: float = 0.0
@@ -31,7 +31,7 @@ class Forecast(BaseModel):
     dates: list[date]
     point: list[float]
     quantiles: dict[str, list[float]] = Field(description="'0.1', '0.5', '0.9' -> values per date, in units.")
-    path: Path = Field(description="The path that answered.")
+    path: ForecastPath = Field(description="The path that answered.")
     attempts: list[Attempt] = Field(description="Every path tried in order, with the reason each earlier one gave way.")
     backend: str | None = Field(None, description="LLM backend that answered ('vllm-http', 'embedded'), if an LLM did.")
     model_ids: list[str] = Field(default_factory=list)

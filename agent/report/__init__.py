@@ -2,7 +2,7 @@
 
     from agent.report import ReportRequest, build_report
     report = build_report(app, ReportRequest(department="PASTRY", horizon=8))
-    report.write(Path("out/report-pastry.html"))
+    write_report(report, Path("out/report-pastry.html"))  # agent.report.render
 """
 
 from agent.report.build import build_report

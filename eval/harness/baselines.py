@@ -64,7 +64,7 @@ Kind = Literal["baseline", "chain"]
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class EvalModel:
     name: str
     kind: Kind
     tasks: tuple[TaskKind, ...]
@@ -74,27 +74,27 @@ class ModelSpec:
     weights: str = "base"  # the LLM weights chain models ask: base, or lora (the tuned forecaster)
 
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
-    ModelSpec("naive", "baseline", ("existing",), False, "last value (statsforecast Naive)"),
-    ModelSpec("seasonal-naive", "baseline", ("existing",), False,
+MODELS: dict[str, EvalModel] = {spec.name: spec for spec in [
+    EvalModel("naive", "baseline", ("existing",), False, "last value (statsforecast Naive)"),
+    EvalModel("seasonal-naive", "baseline", ("existing",), False,
               "SeasonalNaive with >= 2 seasons of history, else 4-period window average (the reference)"),
-    ModelSpec("window-average", "baseline", ("existing",), False, "mean of the last 4 periods"),
-    ModelSpec("auto-ets", "baseline", ("existing",), False, "statsforecast AutoETS"),
-    ModelSpec("croston-sba", "baseline", ("existing",), False, "statsforecast CrostonSBA"),
-    ModelSpec("tsb", "baseline", ("existing",), False, f"statsforecast TSB (alpha_d = alpha_p = {TSB_ALPHA})"),
-    ModelSpec("gbm", "baseline", ("existing",), False, "global HistGradientBoosting on lags + calendar, quantile loss"),
-    ModelSpec("category-mean", "baseline", ("existing", "new"), False, "category mean curve"),
-    ModelSpec("knn", "baseline", ("existing", "new"), True, f"embedding kNN curve (k = {K_NEIGHBOURS}, similarity-weighted)"),
-    ModelSpec("floor", "chain", ("existing", "new"), True, "the chain's statistical floor alone (mode baseline)", "baseline"),
-    ModelSpec("llm-zero-shot", "chain", ("existing",), True, "chain, mode zero-shot (LLM on the history alone)", "zero-shot"),
-    ModelSpec("llm-few-shot", "chain", ("existing", "new"), True,
+    EvalModel("window-average", "baseline", ("existing",), False, "mean of the last 4 periods"),
+    EvalModel("auto-ets", "baseline", ("existing",), False, "statsforecast AutoETS"),
+    EvalModel("croston-sba", "baseline", ("existing",), False, "statsforecast CrostonSBA"),
+    EvalModel("tsb", "baseline", ("existing",), False, f"statsforecast TSB (alpha_d = alpha_p = {TSB_ALPHA})"),
+    EvalModel("gbm", "baseline", ("existing",), False, "global HistGradientBoosting on lags + calendar, quantile loss"),
+    EvalModel("category-mean", "baseline", ("existing", "new"), False, "category mean curve"),
+    EvalModel("knn", "baseline", ("existing", "new"), True, f"embedding kNN curve (k = {K_NEIGHBOURS}, similarity-weighted)"),
+    EvalModel("floor", "chain", ("existing", "new"), True, "the chain's statistical floor alone (mode baseline)", "baseline"),
+    EvalModel("llm-zero-shot", "chain", ("existing",), True, "chain, mode zero-shot (LLM on the history alone)", "zero-shot"),
+    EvalModel("llm-few-shot", "chain", ("existing", "new"), True,
               "chain, mode few-shot (LLM with retrieved analogs; new products: the new-product prompt)", "few-shot"),
-    ModelSpec("llm-lora-zero-shot", "chain", ("existing",), True,
+    EvalModel("llm-lora-zero-shot", "chain", ("existing",), True,
               "chain, mode zero-shot, LoRA-tuned LLM (shelfcast finetune llm)", "zero-shot", "lora"),
-    ModelSpec("llm-lora-few-shot", "chain", ("existing", "new"), True,
+    EvalModel("llm-lora-few-shot", "chain", ("existing", "new"), True,
               "chain, mode few-shot, LoRA-tuned LLM (new products: the new-product prompt)", "few-shot", "lora"),
-    ModelSpec("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
-    ModelSpec("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
+    EvalModel("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
+    EvalModel("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
               "auto"),
 ]}
 BASELINES = [name for name, spec in MODELS.items() if spec.kind == "baseline"]
