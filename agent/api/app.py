@@ -31,6 +31,7 @@ from agent.ask import Answer, ask
 from agent.forecast.result import Forecast
 from agent.pipeline import Shelfcast
 from agent.report import Report, build_report
+from agent.report.render import render_html
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         except KeyError as exc:
             raise HTTPException(404, exc.args[0]) from None
         if body.format == "html" or (body.format is None and prefers_html(request.headers.get("accept", ""))):
-            return HTMLResponse(built.to_html())
+            return HTMLResponse(render_html(built))
         return built
 
     return app

@@ -24,6 +24,7 @@ from agent.forecast.result import Forecast
 from agent.grounding import check, values_in
 from agent.pipeline import Shelfcast
 from agent.report import Report
+from agent.report.render import write_report
 from agent.retrieval.index import ProductIndex
 
 MAX_QUESTION_CHARS = 500
@@ -235,7 +236,7 @@ def _report(app: Shelfcast, query: Query, base: dict, notes: list[str], chart_di
     if chart_dir is not None:
         path = Path(chart_dir) / f"report-{uuid.uuid4().hex[:8]}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.to_html(), encoding="utf-8")
+        write_report(report, path)
         html = str(path)
     numbers = _report_numbers(report)
     return Answer(**base, status="answered", text=report.summary, written_by="template",
