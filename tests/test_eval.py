@@ -440,7 +440,7 @@ def test_bad_dataset_gives_a_clear_error(tmp_path):
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):
-    from agent.cli.eval import app
+    from eval.cli import app
 
     runner = CliRunner()
     sales = tmp_path / "sales.csv"
@@ -455,7 +455,7 @@ def test_cli_errors_are_one_clear_line(tmp_path):
 
 
 def test_cli_runs_on_user_files(tmp_path):
-    from agent.cli.eval import app
+    from eval.cli import app
 
     data = make_dataset()
     data.sales.to_csv(tmp_path / "sales.csv", index=False)
