@@ -127,8 +127,7 @@ def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = 
 
 def load_regressor() -> Regressor | None:
     """The newest regression artifact, or None when none has been trained yet."""
-    from finetune.regression.artifact import newest_artifact
-    from finetune.regression.predict import RegressionForecaster
+    from finetune.regression.artifact import load_forecaster, newest_artifact
 
     path = newest_artifact(get_settings().models_dir / "regression", horizon=1)
-    return RegressionForecaster.load(path) if path else None
+    return load_forecaster(path) if path else None

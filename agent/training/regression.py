@@ -70,9 +70,10 @@ def train_and_save(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, s
 def evaluate_on(path_or_model: Path | tuple[RegressionModel, PreTrainedTokenizerBase, str],
                 windows: list[Window], season_length: int) -> Evaluation:
     """The model's and the naive baseline's accuracy on `windows` (a saved artifact, or (model, tokenizer, id))."""
+    from finetune.regression.artifact import load_forecaster
     from finetune.regression.predict import RegressionForecaster
     from finetune.regression.train import evaluate
 
-    forecaster = (RegressionForecaster.load(path_or_model) if isinstance(path_or_model, Path)
+    forecaster = (load_forecaster(path_or_model) if isinstance(path_or_model, Path)
                   else RegressionForecaster(*path_or_model))
     return evaluate(forecaster, examples(windows), season_length)
