@@ -178,9 +178,7 @@ def test_pairs_are_the_chains_own_prompts(pastry_pairs) -> None:
         pair = next(p for p in pairs.train if p.kind == kind)
         cutoff = pd.Timestamp(pair.cutoff)
         if kind == "new_product":
-            row = data.product(pair.unique_id)
-            context = chain_builder.for_new_product(row["title"], 4, cutoff, text=row["text"],
-                                                    category=row["category"], exclude_ids=(pair.unique_id,))
+            context = chain_builder.for_catalog_launch(pair.unique_id, 4, cutoff)
         else:
             context = chain_builder.for_product(pair.unique_id, 4, cutoff, with_analogs=True)
         rendered = render(context, kind)

@@ -111,8 +111,8 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
                         *((name, len(value), settings.max_text_chars, "characters")
                           for name in ("title", "description", "department", "category")
                           if (value := getattr(body, name)) is not None)])
-        return shelfcast.forecast_new(body.title, body.horizon, text=body.text(), category=body.category,
-                                      price=body.price)
+        return shelfcast.forecast_new(body.title, body.horizon, department=body.department, category=body.category,
+                                      description=body.description, price=body.price)
 
     @app.post("/ask", response_model=Answer, dependencies=auth, tags=["ask"],
               responses={404: {"description": "The question names a store the data do not have."}})

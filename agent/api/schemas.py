@@ -40,10 +40,6 @@ class NewProductRequest(_Request):
     price: float | None = Field(None, ge=0, description="Planned shelf price.")
     horizon: int = Field(8, ge=1, description="Periods after launch to predict.")
 
-    def text(self) -> str:
-        """The product text retrieval sees, built like the CLI's: the given fields joined by ' / '."""
-        return " / ".join(part for part in (self.title, self.department, self.category, self.description) if part)
-
 
 class AskRequest(_Request):
     question: str = Field(min_length=1, description="A question in plain language (untrusted text).",

@@ -82,6 +82,7 @@ def forecast_command(
 def new_product_command(
     title: Annotated[str, typer.Option("--title", help="Product title, e.g. 'organic oat milk 64 oz'.")],
     horizon: HorizonOpt = 8,
+    department: Annotated[str | None, typer.Option("--department", help="Department words added to the product text.")] = None,
     category: Annotated[str | None, typer.Option("--category", help="Category words added to the product text.")] = None,
     description: Annotated[str | None, typer.Option("--description", help="Free text about the product.")] = None,
     price: Annotated[float | None, typer.Option("--price", min=0.0, help="Planned shelf price.")] = None,
@@ -94,8 +95,8 @@ def new_product_command(
 ) -> None:
     """Predict the first periods of a product with no sales history, from similar products' launches."""
     pipeline = _load(sales, catalog, None, backend, model)
-    text = " / ".join(part for part in (title, category, description) if part)
-    forecast = pipeline.forecast_new(title, horizon, text=text, category=category, price=price)
+    forecast = pipeline.forecast_new(title, horizon, department=department, category=category,
+                                     description=description, price=price)
     if plot:
         fan_chart(forecast, pd.Series(dtype=float), plot)
     if as_json:

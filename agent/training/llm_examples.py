@@ -69,11 +69,7 @@ def window_pairs(builder: ContextBuilder, window: Window, horizon: int) -> tuple
     """The pairs of one window, or none and the reason."""
     uid, cutoff, target = window.unique_id, window.cutoff, window.example.target
     if window.example.history.size == 0:
-        row = builder.dataset.product(uid)
-        category = row.get("category")
-        context = builder.for_new_product(str(row["title"]), horizon, cutoff, text=str(row["text"]),
-                                          category=category if isinstance(category, str) else None,
-                                          exclude_ids=(uid,))
+        context = builder.for_catalog_launch(uid, horizon, cutoff)
         if not context.analogs:
             return [], "launch without launch analogs before it"
         kinds: list[PromptKind] = ["new_product"]

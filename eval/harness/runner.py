@@ -307,11 +307,7 @@ class Harness:
         builder = self.chain.builder
         if task.kind == "existing":
             return builder.for_product(unique_id, task.horizon, start, with_analogs=mode in ("auto", "few-shot"))
-        row = self.catalog.loc[self.catalog["unique_id"] == unique_id].iloc[0]
-        category = row.get("category")
-        return builder.for_new_product(str(row["title"]), task.horizon, start, text=str(row["text"]),
-                                       category=category if isinstance(category, str) else None,
-                                       exclude_ids=(unique_id,))
+        return builder.for_catalog_launch(unique_id, task.horizon, start)
 
     def _run_chain(self, task: EvalTask, model: str, folder: Path, key: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
         mode = MODELS[model].mode
