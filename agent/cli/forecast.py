@@ -38,8 +38,8 @@ def show(forecast: Forecast, history: list[float]) -> None:
     for column in ("period", "forecast", "10%", "90%"):
         table.add_column(column, justify="right")
     for i, day in enumerate(forecast.dates):
-        table.add_row(str(day), f"{forecast.point[i]:,.1f}", f"{forecast.quantiles['0.1'][i]:,.1f}",
-                      f"{forecast.quantiles['0.9'][i]:,.1f}")
+        table.add_row(str(day), f"{forecast.point[i]:,.1f}", f"{forecast.lower[i]:,.1f}",
+                      f"{forecast.upper[i]:,.1f}")
     if history:
         console.print("recent history: " + ", ".join(f"{v:g}" for v in history))
     console.print(table)

@@ -21,8 +21,9 @@ from agent.forecast.context import ContextBuilder, ForecastContext
 from agent.forecast.floor import floor_forecast
 from agent.forecast.prompting import PromptKind, render
 from agent.forecast.result import Attempt, Forecast, ForecastPath, Mode
-from agent.forecast.samples import QUANTILES, parse_samples, sample_quantiles
+from agent.forecast.samples import parse_samples, sample_quantiles
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
+from numeric.quantiles import MEDIAN, QUANTILES, key
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ class ForecastChain:
         return Forecast(
             unique_id=context.product.unique_id, title=context.product.title, freq=context.freq,
             horizon=context.horizon, dates=[d.date() for d in context.future_dates()],
-            point=quantiles[QUANTILES.index(0.5)].round(3).tolist(),
-            quantiles={str(q): quantiles[i].round(3).tolist() for i, q in enumerate(QUANTILES)},
+            point=quantiles[MEDIAN].round(3).tolist(),
+            quantiles={key(q): quantiles[i].round(3).tolist() for i, q in enumerate(QUANTILES)},
             path=path, attempts=attempts, backend=generation.backend if generation else None, model_ids=model_ids,
             prompt_id=details.get("prompt_id"), analogs=[a.unique_id for a in context.analogs],
             history_tail=context.history[-8:],

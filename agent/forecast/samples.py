@@ -8,8 +8,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.forecast.serialize import DEFAULT, SerializerSettings, deserialize
-
-QUANTILES = (0.1, 0.5, 0.9)
+from numeric.quantiles import QUANTILES
 
 
 class SampleSummary(BaseModel):

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.training.windows import LAUNCH_MIN_OFFSET
 from agent.grounding import values_in
 from agent.report.panel import ReportPanel
+from numeric.baseline import LAUNCH_MIN_OFFSET
 
 RECENT_PERIODS = 8
 MIN_MOVER_UNITS = 20.0

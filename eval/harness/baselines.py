@@ -47,11 +47,10 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from eval.harness.tasks import LAUNCH_MIN_OFFSET, TaskKind, VisiblePanel
+from eval.harness.tasks import TaskKind, VisiblePanel
+from numeric.baseline import LAUNCH_MIN_OFFSET, WINDOW_AVERAGE, seasonal
+from numeric.quantiles import LEVEL, QUANTILES
 
-LEVEL = 80
-QUANTILES = (0.1, 0.5, 0.9)
-WINDOW = 4
 LEVEL_WINDOW = 13
 MIN_ANALOG_HISTORY = 4
 K_NEIGHBOURS = 11
@@ -154,18 +153,18 @@ def stat_forecast(name: str, visible: VisiblePanel, unique_ids: list[str], horiz
     rows = visible.rows(unique_ids)
     m = visible.season_length
     lengths = visible.stop - visible.first[rows]
-    seasonal = (m > 1) & (lengths >= 2 * m)
+    is_seasonal = seasonal(lengths, m)
     conformal = ConformalIntervals(h=horizon, n_windows=CONFORMAL_WINDOWS)
     groups: list[tuple[np.ndarray, object]] = []
     if name == "naive":
         groups = [(rows, Naive(alias=name))]
     elif name == "window-average":
-        groups = [(rows, WindowAverage(WINDOW, alias=name, prediction_intervals=conformal))]
+        groups = [(rows, WindowAverage(WINDOW_AVERAGE, alias=name, prediction_intervals=conformal))]
     elif name == "seasonal-naive":
-        groups = [(rows[seasonal], SeasonalNaive(m, alias=name)),
-                  (rows[~seasonal], WindowAverage(WINDOW, alias=name, prediction_intervals=conformal))]
+        groups = [(rows[is_seasonal], SeasonalNaive(m, alias=name)),
+                  (rows[~is_seasonal], WindowAverage(WINDOW_AVERAGE, alias=name, prediction_intervals=conformal))]
     elif name == "auto-ets":
-        groups = [(rows[seasonal], AutoETS(season_length=m, alias=name)), (rows[~seasonal], AutoETS(alias=name))]
+        groups = [(rows[is_seasonal], AutoETS(season_length=m, alias=name)), (rows[~is_seasonal], AutoETS(alias=name))]
     elif name == "croston-sba":
         groups = [(rows, CrostonSBA(alias=name, prediction_intervals=conformal))]
     elif name == "tsb":

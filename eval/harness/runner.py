@@ -30,8 +30,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agent.data.dataset import Dataset
 from agent.llm.cache import CachedBackend
 from eval.harness import baselines as bl
-from eval.harness.baselines import LEVEL, MODELS, CachedRetriever, columns
+from eval.harness.baselines import MODELS, CachedRetriever, columns
 from eval.harness.tasks import EvalTask, Panel, TaskError, existing_task, new_product_task
+from numeric.quantiles import LEVEL
 
 HARNESS_VERSION = "1"
 CHECKPOINT_EVERY = 25
@@ -362,8 +363,8 @@ class Harness:
 def _chain_rows(model: str, forecast, item) -> pd.DataFrame:
     dates = pd.to_datetime(forecast.dates)
     return pd.DataFrame({"unique_id": item.unique_id, "ds": dates, "cutoff": item.cutoff,
-                         model: forecast.point, f"{model}-lo-{LEVEL}": forecast.quantiles["0.1"],
-                         f"{model}-hi-{LEVEL}": forecast.quantiles["0.9"]})
+                         model: forecast.point, f"{model}-lo-{LEVEL}": forecast.lower,
+                         f"{model}-hi-{LEVEL}": forecast.upper})
 
 
 def _chain_diag(chain, context, forecast, mode: str, item) -> dict:

@@ -22,9 +22,10 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
 from finetune.folders import list_folders, write_folder
-from finetune.regression.metrics import Evaluation, baseline_name
+from finetune.regression.metrics import Evaluation
 from finetune.regression.model import ModelSpec, RegressionModel, load_encoder, merged_encoder
 from finetune.regression.predict import RegressionForecaster
+from numeric.baseline import baseline_name
 from finetune.regression.train import EpochRecord, TrainConfig
 
 FORMAT_VERSION = 1
