@@ -35,7 +35,7 @@ class ChainSettings:
     # Any single value above this multiple of the series' recent peak is not a forecast.
     ceiling_factor: float = 5.0
     timeout_s: float = 60.0
-    max_workers: int = 8
+    max_workers: int = 8  # concurrent requests to a server backend (vLLM batches them); embedded: one at a time
     seed: int | None = 0
 
 
@@ -67,6 +67,11 @@ class ForecastChain:
         self.regressor = regressor
         self.settings = settings
 
+    @property
+    def workers(self) -> int:
+        """Forecasts to run at once: max_workers for a server backend, which batches them; else 1."""
+        return self.settings.max_workers if self.backend is not None and self.backend.name != "embedded" else 1
+
     # --- public entry points -------------------------------------------------
     def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:
         context = self.builder.for_product(unique_id, horizon, cutoff, with_analogs=mode in ("auto", "few-shot"))
@@ -78,7 +83,7 @@ class ForecastChain:
     def forecast_many(self, unique_ids: list[str], horizon: int, mode: Mode = "auto",
                       cutoff: pd.Timestamp | None = None, show_progress: bool = True) -> list[Forecast]:
         """Concurrent requests so a vLLM server batches them; order of results = order of ids."""
-        workers = self.settings.max_workers if self.backend is not None and self.backend.name != "embedded" else 1
+        workers = self.workers
         results: list[Forecast | None] = [None] * len(unique_ids)
         with Progress(disable=not show_progress, transient=True) as progress, ThreadPoolExecutor(workers) as pool:
             task = progress.add_task(f"Forecasting {len(unique_ids)} products", total=len(unique_ids))

@@ -23,7 +23,7 @@ from typing import Any
 import openai
 from openai import OpenAI
 
-from agent.llm.base import BackendError, Generation, GenerationRequest
+from agent.llm.base import BackendError, Generation, GenerationRequest, check_constraint
 
 
 class BackendUnavailable(BackendError):
@@ -134,8 +134,7 @@ class HttpBackend:
 
     @staticmethod
     def _extra_body(request: GenerationRequest) -> dict[str, Any] | None:
-        if request.regex is not None and request.json_schema is not None:
-            raise ValueError("a request may set regex or json_schema, not both")
+        check_constraint(request)
         if request.regex is not None:
             return {"structured_outputs": {"regex": request.regex}}
         if request.json_schema is not None:

@@ -323,7 +323,7 @@ class Harness:
         done_keys = set(zip(done_diag[0]["unique_id"], done_diag[0]["cutoff"])) if done_diag else set()
         todo = [item for item in task.items.itertuples() if (item.unique_id, item.cutoff) not in done_keys]
         resumed = len(task.items) - len(todo)
-        workers = chain.settings.max_workers if chain.backend is not None and getattr(chain.backend, "name", "") != "embedded" else 1
+        workers = chain.workers
 
         def one(item) -> tuple[pd.DataFrame, dict]:
             context = self.context(task, item.unique_id, item.start, mode)
