@@ -57,9 +57,10 @@ def choose_backend(prefer: Preference = "auto", weights: Weights = "base", adapt
                    url: str | None = None) -> BackendChoice:
     """HTTP when configured and healthy (and, for the tuned weights, serving them), else embedded.
 
-    The server is `url`, else $SHELFCAST_LLM_URL. An explicit preference never falls back. Raises BackendError when "http" is
-    asked for and the server is not configured, not healthy or does not serve the
-    weights asked for, and when the embedded model cannot be loaded
+    The server is `url`, else $SHELFCAST_LLM_URL. An explicit preference never
+    falls back. Raises BackendError when "http" is asked for and the server is
+    not configured, not healthy or does not serve the weights asked for, and when
+    the embedded model cannot be loaded
     (ModelNotAvailable when its weights package is missing; AdapterMissing when
     the tuned weights are asked for and none were trained).
     """
