@@ -2,7 +2,8 @@
 
 `ReportRequest` is validated on the way in (CLI, `ask`, HTTP API alike);
 `Report` carries the statistics, the charts as PNG bytes, the narrative and
-how it was written, and renders itself to HTML or Markdown.
+how it was written; `agent.report.render` turns it into HTML or Markdown (data
+types here, I/O at the top, so model, render and wording import in one direction).
 """
 
 from __future__ import annotations
