@@ -250,6 +250,23 @@ def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_pa
         assert not torch.allclose(base.model(ids).logits[0, -1], tuned.model(ids).logits[0, -1], atol=1e-3)
 
 
+@pytest.mark.slow
+def test_training_run_prepares_trains_and_saves(pastry_pairs, tmp_path: Path) -> None:
+    """agent.training.lora, what `shelfcast finetune llm` calls: pairs, one step on the real SmolLM2, the adapter."""
+    from agent.training.lora import prepare_lora, train_lora
+
+    data, split, _ = pastry_pairs
+    config = LoraTrainConfig(steps=1, batch_size=1, lr=1e-3, eval_every=1, seed=0)
+    prepared = prepare_lora(data, split, config, max_examples=3, val_pairs=3)
+    assert {region: len(rows) for region, rows in prepared.encoded.items()} == {"train": 3, "val": 3, "test": 3}
+    assert prepared.trainable > 0 and np.isfinite(prepared.base_test_loss)
+    run = train_lora(prepared, config, tmp_path, threads=1, merge=False, reporter=None)
+    (path, saved), = list_adapters(tmp_path)
+    assert path == run.path and saved.best_step == run.best_step and saved.losses == run.losses
+    assert run.losses["test, base"] == pytest.approx(prepared.base_test_loss)
+    assert saved.data["train pairs"] == {kind: sum(e.kind == kind for e in prepared.encoded["train"]) for kind in KINDS}
+
+
 # --------------------------------------------------------------------------- evaluation rows
 
 

@@ -77,7 +77,7 @@ def prepare_lora(dataset: Dataset, split: WindowSplit, config: LoraTrainConfig, 
 
 
 def train_lora(data: LoraData, config: LoraTrainConfig, root: Path, threads: int, merge: bool,
-               reporter: Reporter) -> LoraRun:
+               reporter: Reporter | None = None) -> LoraRun:
     """Fit (best validation step kept), measure the tuned test loss, save the adapter (and merged weights)."""
     from finetune.llm.artifact import AdapterConfig, new_adapter_id, save_adapter
     from finetune.llm.train import evaluate_loss, fit
