@@ -257,8 +257,8 @@ def test_training_run_prepares_trains_and_saves(pastry_pairs, tmp_path: Path) ->
 
     data, split, _ = pastry_pairs
     config = LoraTrainConfig(steps=1, batch_size=1, lr=1e-3, eval_every=1, seed=0)
-    prepared = prepare_lora(data, split, config, max_examples=3, val_pairs=3)
-    assert {region: len(rows) for region, rows in prepared.encoded.items()} == {"train": 3, "val": 3, "test": 3}
+    prepared = prepare_lora(data, split, config, max_examples=2, val_pairs=1)
+    assert {region: len(rows) for region, rows in prepared.encoded.items()} == {"train": 2, "val": 1, "test": 1}
     assert prepared.trainable > 0 and np.isfinite(prepared.base_test_loss)
     run = train_lora(prepared, config, tmp_path, threads=1, merge=False, reporter=None)
     (path, saved), = list_adapters(tmp_path)
