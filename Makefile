@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean chromium
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ demo: install
 	$(VENV)/bin/shelfcast ask "how many bagels will sell in the next 4 weeks?" --yes --backend embedded --chart-dir out
 	$(VENV)/bin/shelfcast report --department PASTRY --horizon 8 --backend embedded --out out/report-pastry.html
 
-test: install
+# The browser tests (tests/test_web.py) drive Debian's chromium; Playwright never downloads a browser.
+chromium:
+	test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
+
+test: install chromium
 	# pytest exits 5 when it collected no tests; that is not a failure of the code.
 	$(PY) -m pytest -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 

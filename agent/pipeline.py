@@ -103,8 +103,7 @@ def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = 
     weights: 'base' or 'lora' (the tuned forecaster; `adapter` 'latest', an
     adapter id or folder, used in-process; a server serves it as model `lora`).
     """
-    from agent.llm.base import BackendError
-    from agent.llm.select import LORA_SERVED_NAME, choose_backend, serving_problem
+    from agent.llm.select import choose_backend
 
     if prefer not in get_args(BackendPreference):
         raise ValueError(f"unknown backend {prefer!r}: use {', '.join(get_args(BackendPreference))}")
@@ -112,23 +111,13 @@ def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = 
         raise ValueError(f"unknown LLM model {model!r}: use {', '.join(get_args(Weights))}")
     if prefer == "none":
         return None, "LLM disabled (--backend none)"
-    if url:
-        from agent.llm.http import HttpBackend
-
-        http = HttpBackend(url, model_id=LORA_SERVED_NAME if model == "lora" else None)
-        problem = serving_problem(http, model)
-        if problem:
-            raise BackendError(f"the LLM server at {url} {problem}")
-        return http, f"vLLM server at {url}" + (f", model {LORA_SERVED_NAME!r}" if model == "lora" else "")
-
-    choice = choose_backend(prefer, model, adapter)  # type: ignore[arg-type]
+    choice = choose_backend("http" if url else prefer, model, adapter, url=url)  # type: ignore[arg-type]
     return choice.backend, f"{choice.name}: {choice.reason}"
 
 
 def load_regressor() -> Regressor | None:
     """The newest regression artifact, or None when none has been trained yet."""
-    from finetune.regression.artifact import newest_artifact
-    from finetune.regression.predict import RegressionForecaster
+    from finetune.regression.artifact import load_forecaster, newest_artifact
 
     path = newest_artifact(get_settings().models_dir / "regression", horizon=1)
-    return RegressionForecaster.load(path) if path else None
+    return load_forecaster(path) if path else None

@@ -29,8 +29,8 @@ def new_figure(rows: int = 1, cols: int = 1, **kwargs: object) -> tuple[Figure, 
 def fan_chart(forecast: Forecast, history: pd.Series, out: Path, tail: int = 26) -> Path:
     """History tail, point forecast and the 0.1-0.9 interval, labelled with the path that answered."""
     fig, ax = new_figure(figsize=(8, 3.6), dpi=110)
-    draw_fan(ax, history.iloc[-tail:], pd.to_datetime(forecast.dates), forecast.point, forecast.quantiles["0.1"],
-             forecast.quantiles["0.9"], f"forecast ({forecast.path})")
+    draw_fan(ax, history.iloc[-tail:], pd.to_datetime(forecast.dates), forecast.point, forecast.lower,
+             forecast.upper, f"forecast ({forecast.path})")
     ax.set_title(f"{forecast.title} ({forecast.unique_id or 'new product'})", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     fig.autofmt_xdate()

@@ -34,9 +34,9 @@ def main() -> None:
     from agent.cli.finetune import regression_command
     from agent.config import get_settings
     from agent.data import load_builtin
-    from agent.forecast.windows import WindowSpec, build_windows, examples
+    from agent.training.windows import WindowSpec, build_windows, examples
     from finetune.regression.artifact import list_artifacts
-    from finetune.regression.predict import RegressionForecaster
+    from finetune.regression.artifact import load_forecaster
 
     print(f"# bench_finetune  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {_cpu()}, {os.cpu_count()} cores, {platform.python_version()}, torch {torch.__version__}, "
@@ -60,7 +60,7 @@ def main() -> None:
     print(f"training {config.train_seconds / 60:.1f} min (best epoch {config.best_epoch}); "
           f"whole command incl. data load and windows {total / 60:.1f} min")
 
-    forecaster = RegressionForecaster.load(path)
+    forecaster = load_forecaster(path)
     dataset = load_builtin()
     split = build_windows(dataset, WindowSpec.model_validate(config.data["window_spec"]))
     pool = examples(split.val + split.test)

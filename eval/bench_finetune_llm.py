@@ -78,8 +78,8 @@ def step_costs() -> None:
     import torch
 
     from agent.data import load_builtin
-    from agent.forecast.llm_examples import build_pairs
-    from agent.forecast.windows import WindowSpec, build_windows
+    from agent.training.llm_examples import build_pairs
+    from agent.training.windows import WindowSpec, build_windows
     from agent.models.smollm2 import prepare_smollm2
     from agent.retrieval.index import ProductIndex
     from finetune.llm.data import TextPair, collate, encode_all

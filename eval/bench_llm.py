@@ -217,7 +217,8 @@ def vllm(args: argparse.Namespace) -> None:
     from agent.config import ensure_offline
     from agent.forecast.chain import ChainSettings, ForecastChain
     from agent.llm.http import HttpBackend
-    from agent.llm.server import free_port, install_vllm, serve, stop
+    from agent.llm.install import install_vllm
+    from agent.llm.server import free_port, serve, stop
     from agent.models.smollm2 import prepare_smollm2
     from agent.pipeline import Shelfcast
 

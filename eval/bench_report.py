@@ -19,6 +19,7 @@ import time
 from agent.config import ensure_offline
 from agent.pipeline import Shelfcast
 from agent.report import Report, ReportRequest, build_report
+from agent.report.render import render_html
 
 SCOPES = {"PASTRY": ReportRequest(department="PASTRY", horizon=8), "all departments": ReportRequest(horizon=8)}
 
@@ -29,7 +30,7 @@ def bench(app: Shelfcast, label: str, request: ReportRequest, repeats: int) -> N
     for _ in range(repeats):
         report = build_report(app, request)
         started = time.perf_counter()
-        report.to_html()
+        render_html(report)
         html_seconds.append(time.perf_counter() - started)
         reports.append(report)
 

@@ -34,7 +34,7 @@ def vllm_venv_path() -> Path:
 
 @pytest.fixture(scope="session")
 def vllm_venv() -> Path:
-    from agent.llm.server import install_vllm
+    from agent.llm.install import install_vllm
 
     ensure_offline()
     return install_vllm(vllm_venv_path()).venv

@@ -166,3 +166,13 @@ def test_trend_report_intent_writes_the_report(app: Shelfcast, tmp_path) -> None
     html = (tmp_path / answer.report_html.split("/")[-1]).read_text()
     assert "<html" in html.lower() and "data:image/png;base64" in html
     assert answer.text and answer.grounded, (answer.text, answer.numbers[:20])
+
+
+@pytest.mark.parametrize(("freq", "words"), [("MS", "next 3 months"), ("D", "next 3 days"), ("W-MON", "next 3 weeks")])
+def test_answers_name_the_datas_period(freq: str, words: str) -> None:
+    from agent.ask.run import _units_sentence
+    from agent.forecast.result import Forecast
+
+    forecast = Forecast(unique_id="a", title="Bagels", freq=freq, horizon=3, dates=["2030-01-01"] * 3, point=[1.0] * 3,
+                        quantiles={"0.1": [0.0] * 3, "0.5": [1.0] * 3, "0.9": [2.0] * 3}, path="baseline", attempts=[])
+    assert words in _units_sentence(forecast) and "80% interval 0 to 6" in _units_sentence(forecast)

@@ -23,8 +23,10 @@ from agent.pipeline import load_backend
 from eval.harness import EvalConfig, Harness, TaskError, existing_task, new_product_task, resolve_models, write_report
 from eval.harness import baselines as bl
 from eval.harness import metrics as mx
+from numeric import metrics as nm
 from eval.harness import runner as rn
-from eval.harness.tasks import LAUNCH_MIN_OFFSET, Panel, stratified_sample
+from eval.harness.tasks import Panel, stratified_sample
+from numeric.baseline import LAUNCH_MIN_OFFSET
 
 # ---------------------------------------------------------------------- fixtures
 
@@ -117,7 +119,7 @@ def test_metrics_match_hand_computed_values():
 
 def test_hand_written_bias_agrees_with_utilsforecast():
     df = _frame()
-    ours = mx.relative_bias(df, ["m"]).set_index("unique_id")["m"]
+    ours = nm.relative_bias(df, ["m"]).set_index("unique_id")["m"]
     mean_error = losses.bias(df, ["m"]).set_index("unique_id")["m"]
     norm = df.groupby("unique_id")["y"].apply(lambda s: s.abs().sum())
     n = df.groupby("unique_id").size()
@@ -139,7 +141,7 @@ def test_mase_uses_in_sample_naive_scale_up_to_the_cutoff():
                           "y": [1.0, 3, 1, 3, 1, 3, 1, 3, 99]})  # the last value is after the cutoff
     df = pd.DataFrame({"unique_id": "a", "ds": pd.to_datetime(["2024-01-08"]), "cutoff": pd.Timestamp("2024-01-01"),
                        "y": [5.0], "m": [1.0]})
-    got = mx.mase(df, ["m"], train, season_length=52)
+    got = nm.mase(df, ["m"], train, season_length=52)
     # naive in-sample MAE over the 8 values up to the cutoff = 2; |5 - 1| / 2 = 2
     assert got["m"].iloc[0] == pytest.approx(2.0)
     assert got["m"].iloc[0] == pytest.approx(losses.mase(df, ["m"], 1, train[train.ds <= "2024-01-01"])["m"].iloc[0])
@@ -151,10 +153,10 @@ def test_mase_is_seasonal_only_with_more_than_a_season():
     train = pd.DataFrame({"unique_id": "a", "ds": dates, "y": y})
     df = pd.DataFrame({"unique_id": "a", "ds": [dates[-1] + pd.offsets.MonthBegin()], "cutoff": dates[-1],
                        "y": [2.0], "m": [1.0]})
-    seasonal = mx.mase(df, ["m"], train, season_length=12)["m"].iloc[0]
+    seasonal = nm.mase(df, ["m"], train, season_length=12)["m"].iloc[0]
     assert seasonal == pytest.approx(losses.mase(df, ["m"], 12, train)["m"].iloc[0])
     short = train.iloc[-10:]
-    assert mx.mase(df, ["m"], short, 12)["m"].iloc[0] == pytest.approx(losses.mase(df, ["m"], 1, short)["m"].iloc[0])
+    assert nm.mase(df, ["m"], short, 12)["m"].iloc[0] == pytest.approx(losses.mase(df, ["m"], 1, short)["m"].iloc[0])
     assert seasonal != pytest.approx(losses.mase(df, ["m"], 1, train)["m"].iloc[0])
 
 
@@ -440,7 +442,7 @@ def test_bad_dataset_gives_a_clear_error(tmp_path):
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):
-    from agent.cli.eval import app
+    from eval.cli import app
 
     runner = CliRunner()
     sales = tmp_path / "sales.csv"
@@ -455,7 +457,7 @@ def test_cli_errors_are_one_clear_line(tmp_path):
 
 
 def test_cli_runs_on_user_files(tmp_path):
-    from agent.cli.eval import app
+    from eval.cli import app
 
     data = make_dataset()
     data.sales.to_csv(tmp_path / "sales.csv", index=False)

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 from agent.cli.finetune import app
 from agent.config import get_settings
 from agent.data import load_builtin
-from agent.forecast.windows import WindowSpec, build_windows, examples, update_windows
+from agent.training.windows import WindowSpec, build_windows, examples, update_windows
 from agent.models.minilm import minilm_path
-from finetune.regression.artifact import ArtifactMissing, list_artifacts, newest_artifact, read_config, require_artifact
+from finetune.regression.artifact import (ArtifactMissing, list_artifacts, load_forecaster, newest_artifact, read_config,
+                                          require_artifact)
 from finetune.regression.predict import RegressionForecaster
 from finetune.regression.train import TrainConfig, fit, new_model
 
@@ -122,7 +123,7 @@ def test_save_load_round_trip_predicts_identically(trained, split, home) -> None
     path = save_artifact(home, result.model, tokenizer, config, result.curves)
     assert {"encoder", "head.safetensors", "config.json", "curves.csv", "README.md"} <= {p.name for p in path.iterdir()}
     assert (path / "encoder" / "model.safetensors").is_file() and (path / "encoder" / "tokenizer.json").is_file()
-    loaded = RegressionForecaster.load(path)
+    loaded = load_forecaster(path)
     after = loaded.predict(texts, histories, SPEC.horizon)
     np.testing.assert_array_equal(before, after)
     assert loaded.artifact_id == "t1" and after.shape == (len(texts), 3, SPEC.horizon)
@@ -155,7 +156,7 @@ def test_lora_trains_and_merges(split, home) -> None:
                               spec=result.model.spec, training=config, best_epoch=result.best_epoch, train_seconds=1.0,
                               data={}, metrics={})
     path = save_artifact(home, result.model, tokenizer, artifact, result.curves)
-    loaded = RegressionForecaster.load(path)
+    loaded = load_forecaster(path)
     assert not any("lora" in name for name in loaded.model.state_dict())  # merged: loads without peft
     np.testing.assert_allclose(loaded.predict(texts, histories, SPEC.horizon), before, rtol=1e-4, atol=1e-4)
 
@@ -171,7 +172,7 @@ def test_bad_options_give_clear_errors(home, tmp_path) -> None:
     with pytest.raises(ArtifactMissing, match="shelfcast finetune regression --horizon 4"):
         require_artifact(home, 4)
     with pytest.raises(ArtifactMissing, match="not a regression artifact"):
-        RegressionForecaster.load(tmp_path / "nowhere")
+        load_forecaster(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="horizon must be >= 1"):
         newest_artifact(home, 0)
 

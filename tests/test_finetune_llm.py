@@ -17,10 +17,10 @@ import torch
 
 from agent.data.dataset import Dataset
 from agent.forecast.context import ContextBuilder
-from agent.forecast.llm_examples import KINDS, answer_text, balanced_sample, build_pairs
+from agent.training.llm_examples import KINDS, answer_text, balanced_sample, build_pairs
 from agent.forecast.prompting import render
 from agent.forecast.serialize import continuation_regex, deserialize
-from agent.forecast.windows import WindowSpec, build_windows
+from agent.training.windows import WindowSpec, build_windows
 from agent.llm.base import GenerationRequest
 from agent.llm.embedded import EmbeddedBackend
 from finetune.llm.artifact import (MERGED, AdapterConfig, AdapterMissing, list_adapters, new_adapter_id, read_config,
@@ -178,9 +178,7 @@ def test_pairs_are_the_chains_own_prompts(pastry_pairs) -> None:
         pair = next(p for p in pairs.train if p.kind == kind)
         cutoff = pd.Timestamp(pair.cutoff)
         if kind == "new_product":
-            row = data.product(pair.unique_id)
-            context = chain_builder.for_new_product(row["title"], 4, cutoff, text=row["text"],
-                                                    category=row["category"], exclude_ids=(pair.unique_id,))
+            context = chain_builder.for_catalog_launch(pair.unique_id, 4, cutoff)
         else:
             context = chain_builder.for_product(pair.unique_id, 4, cutoff, with_analogs=True)
         rendered = render(context, kind)
@@ -250,6 +248,23 @@ def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_pa
     base = EmbeddedBackend(base_dir)
     with torch.no_grad():
         assert not torch.allclose(base.model(ids).logits[0, -1], tuned.model(ids).logits[0, -1], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_training_run_prepares_trains_and_saves(pastry_pairs, tmp_path: Path) -> None:
+    """agent.training.lora, what `shelfcast finetune llm` calls: pairs, one step on the real SmolLM2, the adapter."""
+    from agent.training.lora import prepare_lora, train_lora
+
+    data, split, _ = pastry_pairs
+    config = LoraTrainConfig(steps=1, batch_size=1, lr=1e-3, eval_every=1, seed=0)
+    prepared = prepare_lora(data, split, config, max_examples=2, val_pairs=1)
+    assert {region: len(rows) for region, rows in prepared.encoded.items()} == {"train": 2, "val": 1, "test": 1}
+    assert prepared.trainable > 0 and np.isfinite(prepared.base_test_loss)
+    run = train_lora(prepared, config, tmp_path, threads=1, merge=False, reporter=None)
+    (path, saved), = list_adapters(tmp_path)
+    assert path == run.path and saved.best_step == run.best_step and saved.losses == run.losses
+    assert run.losses["test, base"] == pytest.approx(prepared.base_test_loss)
+    assert saved.data["train pairs"] == {kind: sum(e.kind == kind for e in prepared.encoded["train"]) for kind in KINDS}
 
 
 # --------------------------------------------------------------------------- evaluation rows

@@ -23,17 +23,8 @@ import pytest
 
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.llm.http import BackendRequestError, BackendTimeout, BackendUnavailable, HttpBackend
-from agent.llm.server import (
-    STAMP_NAME,
-    VLLM_SPEC,
-    VllmError,
-    free_port,
-    install_vllm,
-    read_state,
-    serve,
-    status,
-    stop,
-)
+from agent.llm.install import STAMP_NAME, VLLM_SPEC, VllmError, install_vllm
+from agent.llm.server import free_port, read_state, serve, status, stop
 
 SEQ_PROMPT = "40, 42, 38, 45, 47, 44, 50, 52, 49, 55, 57, 54, "
 # Four more values of one to three digits, each followed by the separator. Ending on the

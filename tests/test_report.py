@@ -21,6 +21,7 @@ from agent.report import stats as S
 from agent.report.build import compute_stats
 from agent.report.narrative import clean, judge, write_narrative
 from agent.report.panel import build_panel
+from agent.report.render import render_html, write_report
 from agent.report.wording import summary, template_narrative
 from tests.real_data import pastry_index, pastry_slice
 
@@ -192,7 +193,7 @@ def pastry_report(pastry_app: Shelfcast, invented: ScriptedBackend) -> Report:
 
 
 def test_pastry_report_html_embeds_every_chart_and_has_every_section(pastry_report: Report) -> None:
-    html = pastry_report.to_html()
+    html = render_html(pastry_report)
     page = _Page()
     page.feed(html)
     assert {c.key for c in pastry_report.charts} == {"trend", "movers", "shares", "ramp", "forecast"}
@@ -218,7 +219,7 @@ def test_llm_narrative_with_an_invented_number_falls_back_to_the_template(pastry
     assert "987654%" in narrative.reason and narrative.ungrounded == ["987654%"]
     assert narrative.model == "scripted-test" and narrative.prompt_id == "report_narrative.v1"
     assert check(narrative.text, pastry_report.stats.citable()).ok
-    html = pastry_report.to_html()
+    html = render_html(pastry_report)
     assert "987654" in html and 'class="badge template"' in html  # the reason is shown, the draft is not
     assert "Bagels lead the way" not in html and "alert(1)" not in html
 
@@ -232,7 +233,7 @@ def test_grounded_llm_draft_is_used_cleaned_and_escaped(pastry_report: Report) -
     assert narrative.source == "llm", narrative.reason
     assert "<b>" not in narrative.text and "4,259 units" in narrative.text
     report = pastry_report.model_copy(update={"narrative": narrative})
-    html = report.to_html()
+    html = render_html(report)
     assert "&amp; breakfast sweets" in html and 'class="badge llm"' in html and "the model's own" in html
     repeated = write_narrative(stats, ScriptedBackend("Sales fell. Sales fell. Sales fell."))  # type: ignore[arg-type]
     assert repeated.source == "template" and "repeated" in repeated.reason
@@ -258,7 +259,7 @@ def test_clean_strips_markup_and_bounds_length() -> None:
 
 
 def test_markdown_report_writes_its_chart_files(pastry_report: Report, tmp_path: Path) -> None:
-    path = pastry_report.write(tmp_path / "pastry.md")
+    path = write_report(pastry_report, tmp_path / "pastry.md")
     text = path.read_text()
     for chart in pastry_report.charts:
         png = tmp_path / "pastry_files" / f"{chart.key}.png"
@@ -269,7 +270,7 @@ def test_markdown_report_writes_its_chart_files(pastry_report: Report, tmp_path:
         assert heading in text
     assert "\\<script\\>" not in text and "<script>" not in text
     with pytest.raises(ValueError, match=r"\.html or \.md"):
-        pastry_report.write(tmp_path / "pastry.pdf")
+        write_report(pastry_report, tmp_path / "pastry.pdf")
 
 
 def test_unknown_names_get_close_matches(pastry_app: Shelfcast) -> None:

@@ -19,7 +19,11 @@ from importlib.metadata import version
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
+from agent.api.catalog import PATHS as CATALOG_PATHS
+from agent.api.catalog import catalog_router
+from agent.api.page import add_page
 from agent.api.schemas import AskRequest, ForecastRequest, HealthResponse, NewProductRequest, ReportBody
 from agent.api.security import (ApiSettings, BodySizeLimit, ConcurrencyLimit, bearer_auth, enforce_limits,
                                 limit_summary)
@@ -27,11 +31,12 @@ from agent.ask import Answer, ask
 from agent.forecast.result import Forecast
 from agent.pipeline import Shelfcast
 from agent.report import Report, build_report
+from agent.report.render import render_html
 
 log = logging.getLogger(__name__)
 
 # Requests that run the forecasting code: counted by the concurrency limit and behind the token.
-WORK_PATHS = ("/forecast", "/new-product", "/ask", "/report")
+WORK_PATHS = ("/forecast", "/new-product", "/ask", "/report", *CATALOG_PATHS)
 _ERRORS = {401: {"description": "Missing or wrong bearer token (only when $SHELFCAST_API_TOKEN is set)."},
            413: {"description": "Request body over the server's limit."},
            422: {"description": "Invalid input, or a field over the server's limits."},
@@ -49,13 +54,18 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         shelfcast.index.embed_query("warm-up")
         yield
 
-    app = FastAPI(title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
-                  description="Offline retail sales forecasts: existing products, new products, questions in "
-                              "plain language and trend reports. Every forecast says which path answered "
-                              "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
-                              f"paths gave way. Limits: horizon <= {settings.max_horizon}, titles <= "
-                              f"{settings.max_text_chars} characters, questions <= {settings.max_question_chars}, "
-                              f"bodies <= {settings.max_body_bytes} bytes.")
+    # FastAPIOffline: /docs loads Swagger UI from the installed fastapi-offline package, not from a CDN, and
+    # validatorUrl None keeps it from asking Swagger's online validator for a badge. /redoc is off: ReDoc's
+    # bundle still loads its logo from a CDN, and /docs shows the same OpenAPI schema.
+    app = FastAPIOffline(redoc_url=None, swagger_ui_parameters={"validatorUrl": None},
+                         title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
+                         description="Offline retail sales forecasts: existing products, new products, questions in "
+                                     "plain language and trend reports. Every forecast says which path answered "
+                                     "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
+                                     f"paths gave way. Limits: horizon <= {settings.max_horizon}, titles <= "
+                                     f"{settings.max_text_chars} characters, questions <= "
+                                     f"{settings.max_question_chars}, "
+                                     f"bodies <= {settings.max_body_bytes} bytes.")
     app.state.shelfcast = shelfcast
     app.state.settings = settings
     # Added last = runs first: an oversized body is refused before it takes a concurrency slot.
@@ -63,6 +73,8 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _add_error_handlers(app)
     auth = [Depends(bearer_auth(settings))]
+    app.include_router(catalog_router(shelfcast, settings, auth))
+    add_page(app)
 
     # What was loaded does not change while the server runs: described once (nunique over millions of rows).
     dataset, backend = shelfcast.dataset, shelfcast.backend
@@ -99,8 +111,8 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
                         *((name, len(value), settings.max_text_chars, "characters")
                           for name in ("title", "description", "department", "category")
                           if (value := getattr(body, name)) is not None)])
-        return shelfcast.forecast_new(body.title, body.horizon, text=body.text(), category=body.category,
-                                      price=body.price)
+        return shelfcast.forecast_new(body.title, body.horizon, department=body.department, category=body.category,
+                                      description=body.description, price=body.price)
 
     @app.post("/ask", response_model=Answer, dependencies=auth, tags=["ask"],
               responses={404: {"description": "The question names a store the data do not have."}})
@@ -126,7 +138,7 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
         except KeyError as exc:
             raise HTTPException(404, exc.args[0]) from None
         if body.format == "html" or (body.format is None and prefers_html(request.headers.get("accept", ""))):
-            return HTMLResponse(built.to_html())
+            return HTMLResponse(render_html(built))
         return built
 
     return app

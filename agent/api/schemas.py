@@ -40,10 +40,6 @@ class NewProductRequest(_Request):
     price: float | None = Field(None, ge=0, description="Planned shelf price.")
     horizon: int = Field(8, ge=1, description="Periods after launch to predict.")
 
-    def text(self) -> str:
-        """The product text retrieval sees, built like the CLI's: the given fields joined by ' / '."""
-        return " / ".join(part for part in (self.title, self.department, self.category, self.description) if part)
-
 
 class AskRequest(_Request):
     question: str = Field(min_length=1, description="A question in plain language (untrusted text).",
@@ -79,3 +75,27 @@ class HealthResponse(BaseModel):
     auth_required: bool
     limits: dict[str, Any] = Field(description="The server's request limits (ApiSettings without the token).")
     uptime_s: float
+
+
+class SearchRequest(_Request):
+    text: str = Field(min_length=1, description="What the person typed: words of a product title, or a unique_id "
+                                                "(untrusted text: it is only embedded and compared).",
+                      examples=["bagels"])
+    k: int = Field(8, ge=1, le=20, description="How many distinct titles to return.")
+
+
+class SalesRequest(_Request):
+    unique_ids: list[str] = Field(min_length=1, max_length=12, description="Products whose sales to return.",
+                                  examples=[["1095275"]])
+
+
+class SalesCurve(BaseModel):
+    unique_id: str
+    title: str
+    dates: list[date] = Field(description="Period starts, from the product's first sale to the end of the data.")
+    units: list[float]
+
+
+class CatalogGroups(BaseModel):
+    departments: dict[str, list[str]] = Field(description="Department -> its categories, as the catalog names them "
+                                                          "(empty when the catalog has no department column).")

@@ -20,10 +20,12 @@ from agent.ask.llm_parse import understand
 from agent.ask.query import DEFAULT_HORIZON, Query
 from agent.ask.resolve import Candidate, Resolution, resolve_group, resolve_product
 from agent.ask.tools import Comparison, PriceResult, ReorderResult, recent_price, scoped, tool, tools
+from agent.forecast.prompting import period_name
 from agent.forecast.result import Forecast
 from agent.grounding import check, values_in
 from agent.pipeline import Shelfcast
 from agent.report import Report
+from agent.report.render import write_report
 from agent.retrieval.index import ProductIndex
 
 MAX_QUESTION_CHARS = 500
@@ -103,16 +105,21 @@ def _ask_back(base: dict, waiting: list[Resolution], notes: list[str]) -> Answer
     return _reply(base, "ask_back", text, notes, candidates={r.text: r.candidates for r in waiting})
 
 
-def _total(forecast: Forecast, key: str = "point") -> float:
-    values = forecast.point if key == "point" else forecast.quantiles[key]
-    return float(sum(values))
+def _total(forecast: Forecast) -> float:
+    return float(sum(forecast.point))
+
+
+def _span(count: float, freq: str) -> str:
+    """A count of the data's periods in words: '4 weeks', '1 day', '3 months' (the data contract allows all three)."""
+    name = period_name(freq)
+    return f"{count:g} {name}" + ("" if count == 1 else "s")
 
 
 def _units_sentence(forecast: Forecast, factor: float = 1.0) -> str:
-    """'Title (id): about N units over the next H weeks (80% interval a to b)'; per-week bounds summed (conservative)."""
+    """'Title (id): about N units over the next 4 weeks (80% interval a to b)'; per-period bounds summed (conservative)."""
     who = f"{forecast.title} ({forecast.unique_id})" if forecast.unique_id else f"The new product {forecast.title!r}"
-    return (f"{who}: about {_total(forecast) * factor:,.0f} unit(s) over the next {forecast.horizon} weeks "
-            f"(80% interval {_total(forecast, '0.1') * factor:,.0f} to {_total(forecast, '0.9') * factor:,.0f})")
+    return (f"{who}: about {_total(forecast) * factor:,.0f} unit(s) over the next {_span(forecast.horizon, forecast.freq)} "
+            f"(80% interval {sum(forecast.lower) * factor:,.0f} to {sum(forecast.upper) * factor:,.0f})")
 
 
 def _history(scope: Shelfcast, forecast: Forecast) -> pd.Series:
@@ -158,7 +165,7 @@ def _forecast_facts(scope: Shelfcast, forecasts: list[Forecast], query: Query, n
                 notes.append(f"no price known for {forecast.title}: revenue cannot be computed, units shown")
             else:
                 revenue = _total(forecast) * price
-                numbers += [price, revenue, _total(forecast, "0.1") * price, _total(forecast, "0.9") * price]
+                numbers += [price, revenue, sum(forecast.lower) * price, sum(forecast.upper) * price]
                 sentence += f", about ${revenue:,.0f} in revenue at the recent price of ${price:.2f}"
         sentences.append(sentence + f", answered by {forecast.path}.")
     return Facts(sentence=" ".join(sentences), numbers=numbers, table=rows, forecasts=forecasts,
@@ -182,7 +189,7 @@ def _compare_facts(scope: Shelfcast, result: Comparison) -> Facts:
     gap = _total(lead) - _total(second)
     numbers.append(gap)
     parts = "; ".join(f"{f.title} ({f.unique_id}) about {_total(f):,.0f} units" for f in ranked)
-    sentence = (f"Over the next {lead.horizon} weeks: {parts}. {lead.title} ({lead.unique_id}) sells the most, "
+    sentence = (f"Over the next {_span(lead.horizon, lead.freq)}: {parts}. {lead.title} ({lead.unique_id}) sells the most, "
                 f"about {gap:,.0f} units more than {second.title} ({second.unique_id}).")
     return Facts(sentence=sentence, numbers=numbers, table=[row for f in result.forecasts for row in forecast_rows(f)],
                  forecasts=result.forecasts, charts=[(f, _history(scope, f)) for f in result.forecasts])
@@ -191,15 +198,17 @@ def _compare_facts(scope: Shelfcast, result: Comparison) -> Facts:
 def _reorder_facts(scope: Shelfcast, result: ReorderResult, query: Query) -> Facts:
     s, forecast = result.suggestion, result.forecast
     level = s.service_level * 100
+    period = period_name(forecast.freq)
     sentence = (f"Order {s.order_quantity:,} units of {forecast.title} ({forecast.unique_id}) now: that covers "
-                f"{s.cover_periods} weeks (lead time {s.cover_periods - 1} plus 1 week until the next order) at a "
-                f"{level:.0f}% service level ({s.service_level_source}): order-up-to {s.order_up_to:,.0f} minus "
-                f"{s.on_hand:,.0f} on hand; median demand over those weeks is {s.demand_median:,.0f}.")
+                f"{_span(s.cover_periods, forecast.freq)} (lead time {s.cover_periods - 1} plus 1 {period} until the "
+                f"next order) at a {level:.0f}% service level ({s.service_level_source}): order-up-to "
+                f"{s.order_up_to:,.0f} minus {s.on_hand:,.0f} on hand; median demand over those {period}s is "
+                f"{s.demand_median:,.0f}.")
     numbers = forecast_numbers(forecast) + [s.order_quantity, s.cover_periods, s.cover_periods - 1, 1, level,
                                             s.order_up_to, s.on_hand, s.demand_median]
     notes = [f"reorder method: {s.method}"]
     if query.lead_time is None:
-        notes.append("no lead time given: assuming 1 week")
+        notes.append(f"no lead time given: assuming 1 {period}")
     table = [{"item": k, "value": v} for k, v in (("cover periods", s.cover_periods), ("service level", s.service_level),
                                                   ("median demand", s.demand_median), ("order-up-to", s.order_up_to),
                                                   ("on hand", s.on_hand), ("order quantity", s.order_quantity))]
@@ -214,13 +223,13 @@ def _price_facts(scope: Shelfcast, result: PriceResult) -> Facts:
                                             sum(w.quantiles["0.9"])]
     if w.fit.elasticity is None:
         sentence = (f"For {forecast.title} ({forecast.unique_id}), {w.fit.note}: about {before:,.0f} units over the next "
-                    f"{forecast.horizon} weeks at ${w.new_price:.2f} as at ${w.old_price:.2f}.")
+                    f"{_span(forecast.horizon, forecast.freq)} at ${w.new_price:.2f} as at ${w.old_price:.2f}.")
     else:
         numbers += [w.fit.elasticity, w.fit.r2 or 0.0, w.fit.weeks]
         sentence = (f"At ${w.new_price:.2f} instead of ${w.old_price:.2f}, {forecast.title} ({forecast.unique_id}) "
-                    f"would sell about {after:,.0f} units over the next {forecast.horizon} weeks instead of "
-                    f"{before:,.0f} (price elasticity {w.fit.elasticity:.2f} from a {w.fit.source}-level fit over "
-                    f"{w.fit.weeks} weeks, r2 {w.fit.r2:.2f}).")
+                    f"would sell about {after:,.0f} units over the next {_span(forecast.horizon, forecast.freq)} "
+                    f"instead of {before:,.0f} (price elasticity {w.fit.elasticity:.2f} from a {w.fit.source}-level "
+                    f"fit over {_span(w.fit.weeks, forecast.freq)}, r2 {w.fit.r2:.2f}).")
     repriced = forecast.model_copy(update={"point": w.point, "quantiles": w.quantiles})
     return Facts(sentence=sentence, numbers=numbers, table=forecast_rows(forecast, w.factor), forecasts=[forecast],
                  charts=[(repriced, _history(scope, forecast))], notes=[f"price elasticity: {w.fit.note}"])
@@ -235,7 +244,7 @@ def _report(app: Shelfcast, query: Query, base: dict, notes: list[str], chart_di
     if chart_dir is not None:
         path = Path(chart_dir) / f"report-{uuid.uuid4().hex[:8]}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.to_html(), encoding="utf-8")
+        write_report(report, path)
         html = str(path)
     numbers = _report_numbers(report)
     return Answer(**base, status="answered", text=report.summary, written_by="template",

@@ -35,7 +35,9 @@ class ProductArgs(BaseModel):
 class NewProductArgs(BaseModel):
     title: str = Field(min_length=1, max_length=120, description="The new product's title (untrusted text).")
     horizon: int = Horizon
+    department: str | None = Field(None, max_length=60)
     category: str | None = Field(None, max_length=60)
+    description: str | None = Field(None, max_length=500)
     price: float | None = Field(None, gt=0, le=10_000)
 
 
@@ -105,10 +107,11 @@ def forecast_product(app: Shelfcast, unique_id: str, horizon: int = 4, store: st
     return scoped(app, store).forecast(unique_id, horizon)
 
 
-def forecast_new_product(app: Shelfcast, title: str, horizon: int = 4, category: str | None = None,
+def forecast_new_product(app: Shelfcast, title: str, horizon: int = 4, department: str | None = None,
+                         category: str | None = None, description: str | None = None,
                          price: float | None = None) -> Forecast:
-    text = " / ".join(part for part in (title, category) if part)
-    return app.forecast_new(title, horizon, text=text, category=category, price=price)
+    return app.forecast_new(title, horizon, department=department, category=category, description=description,
+                            price=price)
 
 
 def compare_products(app: Shelfcast, unique_ids: list[str], horizon: int = 4, store: str | None = None) -> Comparison:

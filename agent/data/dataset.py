@@ -2,7 +2,8 @@
 
 Sales are long (`unique_id, ds, y` plus optional `price`, `promo`), the Nixtla
 convention, so statsforecast/utilsforecast functions apply directly. The catalog
-holds one row per product with the text used for retrieval and regression.
+holds one row per product with the text used for retrieval and regression
+(`agent.product.product_text`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import pandas as pd
 from pydantic import BaseModel
 
 SALES_KEYS = ["unique_id", "ds"]
-CATALOG_TEXT_FIELDS = ["department", "category", "subcategory", "package_size", "brand"]
 
 
 class Fix(BaseModel):
@@ -66,17 +66,3 @@ class Dataset:
 def season_length(freq: str) -> int:
     base = freq.split("-")[0].upper()
     return {"D": 7, "W": 52, "MS": 12, "M": 12, "ME": 12}.get(base, 1)
-
-
-def product_text(row: pd.Series | dict) -> str:
-    """The one text a product is known by: title, taxonomy, size and brand, then description.
-
-    Fields already contained in the title are skipped so the encoder does not
-    weigh the same words twice.
-    """
-    title = str(row.get("title") or "").strip()
-    parts = [title] if title else []
-    for value in [row.get(col) for col in CATALOG_TEXT_FIELDS] + [row.get("description")]:
-        if isinstance(value, str) and value.strip() and value.strip().lower() not in title.lower():
-            parts.append(value.strip())
-    return " / ".join(parts)

@@ -20,9 +20,10 @@ from rich.progress import Progress
 from agent.forecast.context import ContextBuilder, ForecastContext
 from agent.forecast.floor import floor_forecast
 from agent.forecast.prompting import PromptKind, render
-from agent.forecast.result import Attempt, Forecast, Mode, Path
-from agent.forecast.samples import QUANTILES, parse_samples, sample_quantiles
+from agent.forecast.result import Attempt, Forecast, ForecastPath, Mode
+from agent.forecast.samples import parse_samples, sample_quantiles
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
+from numeric.quantiles import MEDIAN, QUANTILES, key
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ChainSettings:
     # Any single value above this multiple of the series' recent peak is not a forecast.
     ceiling_factor: float = 5.0
     timeout_s: float = 60.0
-    max_workers: int = 8
+    max_workers: int = 8  # concurrent requests to a server backend (vLLM batches them); embedded: one at a time
     seed: int | None = 0
 
 
@@ -54,7 +55,7 @@ class PathFailed(Exception):
         self.stats = stats or {}
 
 
-_LLM_PATHS: dict[Path, PromptKind] = {"llm-few-shot": "few_shot", "llm-zero-shot": "zero_shot",
+_LLM_PATHS: dict[ForecastPath, PromptKind] = {"llm-few-shot": "few_shot", "llm-zero-shot": "zero_shot",
                                       "llm-new-product": "new_product"}
 
 
@@ -65,6 +66,11 @@ class ForecastChain:
         self.backend = backend
         self.regressor = regressor
         self.settings = settings
+
+    @property
+    def workers(self) -> int:
+        """Forecasts to run at once: a vLLM server and the embedded decode engine both batch concurrent requests."""
+        return self.settings.max_workers
 
     # --- public entry points -------------------------------------------------
     def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:
@@ -77,7 +83,7 @@ class ForecastChain:
     def forecast_many(self, unique_ids: list[str], horizon: int, mode: Mode = "auto",
                       cutoff: pd.Timestamp | None = None, show_progress: bool = True) -> list[Forecast]:
         """Concurrent requests so a vLLM server batches them; order of results = order of ids."""
-        workers = self.settings.max_workers
+        workers = self.workers
         results: list[Forecast | None] = [None] * len(unique_ids)
         with Progress(disable=not show_progress, transient=True) as progress, ThreadPoolExecutor(workers) as pool:
             task = progress.add_task(f"Forecasting {len(unique_ids)} products", total=len(unique_ids))
@@ -87,14 +93,14 @@ class ForecastChain:
                 progress.advance(task)
         return [r for r in results if r is not None]
 
-    def plan(self, context: ForecastContext, mode: Mode) -> list[Path]:
+    def plan(self, context: ForecastContext, mode: Mode) -> list[ForecastPath]:
         """The paths to try, in order; the floor always closes the list."""
         if mode == "baseline":
             return ["baseline"]
         if mode == "regression":
             return ["regression", "baseline"]
         if context.is_new_product:
-            llm: list[Path] = ["llm-new-product"] if mode in ("auto", "few-shot", "zero-shot") else []
+            llm: list[ForecastPath] = ["llm-new-product"] if mode in ("auto", "few-shot", "zero-shot") else []
         elif mode == "few-shot":
             llm = ["llm-few-shot"]
         elif mode == "zero-shot":
@@ -128,7 +134,7 @@ class ForecastChain:
         raise AssertionError("the baseline path always answers")  # pragma: no cover
 
     # --- the paths -------------------------------------------------------------
-    def _answer(self, path: Path, context: ForecastContext) -> tuple[np.ndarray, dict]:
+    def _answer(self, path: ForecastPath, context: ForecastContext) -> tuple[np.ndarray, dict]:
         if path in _LLM_PATHS:
             return self._llm(_LLM_PATHS[path], context)
         if path == "regression":
@@ -170,7 +176,7 @@ class ForecastChain:
         return quantiles, {"model_id": self.regressor.artifact_id}
 
     # --- assembling the answer -------------------------------------------------
-    def _result(self, context: ForecastContext, path: Path, quantiles: np.ndarray, attempts: list[Attempt],
+    def _result(self, context: ForecastContext, path: ForecastPath, quantiles: np.ndarray, attempts: list[Attempt],
                 details: dict, latency: float) -> Forecast:
         quantiles = np.maximum.accumulate(np.clip(quantiles, 0, None), axis=0)  # non-negative, no crossing
         generation = details.get("generation")
@@ -178,8 +184,8 @@ class ForecastChain:
         return Forecast(
             unique_id=context.product.unique_id, title=context.product.title, freq=context.freq,
             horizon=context.horizon, dates=[d.date() for d in context.future_dates()],
-            point=quantiles[QUANTILES.index(0.5)].round(3).tolist(),
-            quantiles={str(q): quantiles[i].round(3).tolist() for i, q in enumerate(QUANTILES)},
+            point=quantiles[MEDIAN].round(3).tolist(),
+            quantiles={key(q): quantiles[i].round(3).tolist() for i, q in enumerate(QUANTILES)},
             path=path, attempts=attempts, backend=generation.backend if generation else None, model_ids=model_ids,
             prompt_id=details.get("prompt_id"), analogs=[a.unique_id for a in context.analogs],
             history_tail=context.history[-8:],

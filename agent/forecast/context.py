@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.data.dataset import Dataset
+from agent.product import label, product_text
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,31 @@ class ContextBuilder:
         return ForecastContext(product=product, freq=self.dataset.freq, cutoff=cutoff, horizon=horizon,
                                history=history.tolist(), analogs=analogs)
 
-    def for_new_product(self, title: str, horizon: int, cutoff: pd.Timestamp | None = None, *, text: str | None = None,
-                        category: str | None = None, price: float | None = None,
-                        exclude_ids: tuple[str, ...] = ()) -> ForecastContext:
-        """A product with no sales: analogs are other products' first periods after their launch."""
+    def for_new_product(self, title: str, horizon: int, cutoff: pd.Timestamp | None = None, *,
+                        department: str | None = None, category: str | None = None, description: str | None = None,
+                        price: float | None = None) -> ForecastContext:
+        """A product with no sales: analogs are other products' first periods after their launch.
+
+        Its text is `agent.product.product_text` of the given fields, as for a catalog
+        row, whichever door (CLI, API, ask) the product came in through.
+        """
+        text = product_text({"title": title, "department": department, "category": category,
+                             "description": description})
+        product = ProductInfo(title=title, text=text, category=category, price=price)
+        return self._launch_context(product, horizon, cutoff, ())
+
+    def for_catalog_launch(self, unique_id: str, horizon: int, cutoff: pd.Timestamp) -> ForecastContext:
+        """A catalog product seen as if it were new at `cutoff` (its own sales hidden, itself never an analog).
+
+        How the evaluation and the LoRA training pairs pose the cold-start question.
+        """
+        row = self.dataset.product(unique_id)
+        product = ProductInfo(title=str(row["title"]), text=str(row["text"]), category=label(row.get("category")))
+        return self._launch_context(product, horizon, cutoff, (unique_id,))
+
+    def _launch_context(self, product: ProductInfo, horizon: int, cutoff: pd.Timestamp | None,
+                        exclude_ids: tuple[str, ...]) -> ForecastContext:
         cutoff = self.default_cutoff() if cutoff is None else pd.Timestamp(cutoff)
-        product = ProductInfo(title=title, text=text or title, category=category, price=price)
         analogs = self._launch_analogs(product, horizon, cutoff, exclude_ids) if self.retriever else []
         return ForecastContext(product=product, freq=self.dataset.freq, cutoff=cutoff, horizon=horizon,
                                history=[], analogs=analogs)
@@ -173,7 +193,6 @@ class ContextBuilder:
 
 def _product_info(row: pd.Series) -> ProductInfo:
     price = row.get("price")
-    category = row.get("category")
     return ProductInfo(unique_id=str(row["unique_id"]), title=str(row["title"]), text=str(row["text"]),
-                       category=category if isinstance(category, str) else None,
+                       category=label(row.get("category")),
                        price=float(price) if price is not None and pd.notna(price) else None)

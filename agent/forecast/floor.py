@@ -1,8 +1,8 @@
 """The statistical floor: a forecast that never fails.
 
-Seasonal naive when two full seasons of history exist, else the average of the
-last window (statsforecast's models, so the numbers match the baselines in
-eval/). Quantiles come from the spread of recent values around that level,
+The baseline rule of `numeric.baseline`: seasonal naive when two full seasons
+of history exist, else the average of the last window (statsforecast's models,
+so the numbers match the baselines in eval/ and on artifact cards). Quantiles come from the spread of recent values around that level,
 which is honest for the intermittent, low-volume series most products have.
 For a product with no history, the similarity-weighted mean launch curve of
 its analogs; with no analogs either, zeros, and the reason says so.
@@ -14,9 +14,9 @@ import numpy as np
 from statsforecast.models import SeasonalNaive, WindowAverage
 
 from agent.forecast.context import ForecastContext
-from agent.forecast.samples import QUANTILES
+from numeric.baseline import WINDOW_AVERAGE, seasonal
+from numeric.quantiles import LEVEL, QUANTILES
 
-WINDOW = 4
 SPREAD_WINDOW = 13
 
 
@@ -26,11 +26,11 @@ def floor_forecast(context: ForecastContext, season_length: int) -> tuple[np.nda
     history = np.asarray(context.history, dtype=float)
     if history.size == 0:
         return _launch_curve(context)
-    if season_length > 1 and history.size >= 2 * season_length:
-        fitted = SeasonalNaive(season_length=season_length).forecast(y=history, h=h, level=[80])
-        lo, mean, hi = fitted["lo-80"], fitted["mean"], fitted["hi-80"]
+    if seasonal(history.size, season_length):
+        fitted = SeasonalNaive(season_length=season_length).forecast(y=history, h=h, level=[LEVEL])
+        lo, mean, hi = fitted[f"lo-{LEVEL}"], fitted["mean"], fitted[f"hi-{LEVEL}"]
         return np.clip(np.vstack([lo, mean, hi]), 0, None), f"seasonal naive (season {season_length})"
-    window = min(WINDOW, history.size)
+    window = min(WINDOW_AVERAGE, history.size)
     mean = WindowAverage(window_size=window).forecast(y=history, h=h)["mean"]
     recent = history[-SPREAD_WINDOW:]
     deviation = np.quantile(recent - recent.mean(), [QUANTILES[0], QUANTILES[-1]])

@@ -8,18 +8,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.forecast.serialize import DEFAULT, SerializerSettings, deserialize
-
-QUANTILES = (0.1, 0.5, 0.9)
+from numeric.quantiles import QUANTILES
 
 
 class SampleSummary(BaseModel):
     total: int
     valid: int
     rejected: dict[str, int] = Field(default_factory=dict, description="reason -> count")
-
-    @property
-    def invalid_rate(self) -> float:
-        return 1.0 - self.valid / self.total if self.total else 1.0
 
 
 def parse_samples(texts: list[str], finish_reasons: list[str], scale: float, horizon: int, ceiling: float,

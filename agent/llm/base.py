@@ -25,6 +25,12 @@ class GenerationRequest(BaseModel):
     timeout_s: float = Field(60.0, gt=0.0)
 
 
+def check_constraint(request: GenerationRequest) -> None:
+    """ValueError when a request sets both constraints: a backend enforces a regex or a JSON schema, never both."""
+    if request.regex is not None and request.json_schema is not None:
+        raise ValueError("a request may set regex or json_schema, not both")
+
+
 class Generation(BaseModel):
     texts: list[str]
     finish_reasons: list[Literal["stop", "length", "error"] | str]

@@ -21,7 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from agent.config import get_settings
-from agent.llm.base import BackendError, Generation, GenerationRequest
+from agent.llm.base import BackendError, Generation, GenerationRequest, check_constraint
 from agent.llm.constrain import (INVALID, TokenConstraint, UnsupportedPattern, Validator, Vocabulary, json_validator,
                                  regex_validator)
 from agent.llm.engine import DecodeEngine, EngineError, Job, supports
@@ -198,8 +198,7 @@ class EmbeddedBackend:
 
 def _validator(request: GenerationRequest) -> Validator | None:
     """The final check for a request's constraint; raises ValueError for a malformed or unsupported one."""
-    if request.regex is not None and request.json_schema is not None:
-        raise ValueError("a request may set regex or json_schema, not both")
+    check_constraint(request)
     if request.regex is not None:
         try:
             return regex_validator(request.regex)

@@ -23,7 +23,7 @@ from typing import Any
 import openai
 from openai import OpenAI
 
-from agent.llm.base import BackendError, Generation, GenerationRequest
+from agent.llm.base import BackendError, Generation, GenerationRequest, check_constraint
 
 
 class BackendUnavailable(BackendError):
@@ -36,6 +36,15 @@ class BackendTimeout(BackendError):
 
 class BackendRequestError(BackendError):
     """The server rejected the request (4xx), or answered something unusable."""
+
+
+def check_health(url: str, timeout_s: float = 2.0) -> bool:
+    """GET <url>/health answers 200 within timeout_s (never raises)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s) as resp:
+            return resp.status == 200
+    except (OSError, ValueError):  # refused, timed out, HTTP error status, bad URL
+        return False
 
 
 def _root(url: str) -> str:
@@ -115,11 +124,7 @@ class HttpBackend:
 
     def healthy(self) -> bool:
         """GET /health answers 200 within ``health_timeout_s`` (never raises)."""
-        try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=self.health_timeout_s) as resp:
-                return resp.status == 200
-        except (OSError, ValueError):  # refused, timed out, HTTP error status, bad URL
-            return False
+        return check_health(self.base_url, self.health_timeout_s)
 
     # ------------------------------------------------------------------ generation
 
@@ -129,8 +134,7 @@ class HttpBackend:
 
     @staticmethod
     def _extra_body(request: GenerationRequest) -> dict[str, Any] | None:
-        if request.regex is not None and request.json_schema is not None:
-            raise ValueError("a request may set regex or json_schema, not both")
+        check_constraint(request)
         if request.regex is not None:
             return {"structured_outputs": {"regex": request.regex}}
         if request.json_schema is not None:

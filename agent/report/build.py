@@ -12,7 +12,7 @@ from agent.forecast.prompting import period_name
 from agent.pipeline import Shelfcast
 from agent.report import stats as S
 from agent.report.charts import draw_all
-from agent.report.forecast import forecast_groups
+from agent.report.category_forecast import forecast_groups
 from agent.report.model import Report, ReportRequest, Scope, TrendStats
 from agent.report.narrative import write_narrative
 from agent.report.panel import build_panel

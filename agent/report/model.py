@@ -2,18 +2,18 @@
 
 `ReportRequest` is validated on the way in (CLI, `ask`, HTTP API alike);
 `Report` carries the statistics, the charts as PNG bytes, the narrative and
-how it was written, and renders itself to HTML or Markdown.
+how it was written; `agent.report.render` turns it into HTML or Markdown (data
+types here, I/O at the top, so model, render and wording import in one direction).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.report.forecast import CategoryForecast
+from agent.report.category_forecast import CategoryForecast
 from agent.report.stats import Growth, Movers, RampUp, ShareShift, Trend, numbers
 
 MAX_NAME = 100
@@ -103,28 +103,3 @@ class Report(BaseModel):
     generated_at: datetime
     build_seconds: float
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage: stats, charts, narrative")
-
-    def to_html(self) -> str:
-        """One self-contained HTML page (charts as data URIs, no external resources)."""
-        from agent.report.render import render_html  # render imports this module
-
-        return render_html(self)
-
-    def to_markdown(self, asset_dir: Path) -> str:
-        """Markdown that links chart PNGs written into `asset_dir`."""
-        from agent.report.render import render_markdown
-
-        return render_markdown(self, asset_dir)
-
-    def write(self, path: Path) -> Path:
-        """Write by suffix: .html (self-contained) or .md (charts next to it in `<stem>_files/`)."""
-        suffix = path.suffix.lower()
-        if suffix not in (".html", ".htm", ".md"):
-            raise ValueError(f"report path {str(path)!r} must end in .html or .md")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".md":
-            text = self.to_markdown(path.parent / f"{path.stem}_files")
-        else:
-            text = self.to_html()
-        path.write_text(text, encoding="utf-8")
-        return path

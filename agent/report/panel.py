@@ -30,7 +30,7 @@ class ReportError(ValueError):
 
 
 @dataclass(frozen=True)
-class Panel:
+class ReportPanel:
     dates: pd.DatetimeIndex  # every period in the data, in order
     ids: np.ndarray  # product ids, one per row of `units`
     titles: np.ndarray
@@ -112,7 +112,7 @@ def select(dataset: Dataset, department: str | None, category: str | None) -> tu
 
 
 def build_panel(dataset: Dataset, department: str | None = None,
-                category: str | None = None) -> tuple[Panel, Selection]:
+                category: str | None = None) -> tuple[ReportPanel, Selection]:
     """(the dense panel of the selection, the names it was selected by)."""
     catalog, level, selection = select(dataset, department, category)
     dates = pd.DatetimeIndex(np.sort(dataset.sales["ds"].unique()))
@@ -130,7 +130,7 @@ def build_panel(dataset: Dataset, department: str | None = None,
         labels = catalog[level].fillna(NO_GROUP).astype(str).to_numpy(dtype=object)
     titles = catalog["title"].astype(str).to_numpy(dtype=object)
     groups, other = _fold_small_groups(labels, units.sum(axis=1))
-    return Panel(dates, ids, titles, groups, level, units, other), selection
+    return ReportPanel(dates, ids, titles, groups, level, units, other), selection
 
 
 def _fold_small_groups(labels: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, str | None]:

@@ -71,3 +71,17 @@ def render_markdown(report: Report, asset_dir: Path) -> str:
         return written.get(key, "")
 
     return _ENV.get_template("report.md").render(image=image, **_context(report))
+
+
+def write_report(report: Report, path: Path) -> Path:
+    """Write by suffix: .html (self-contained) or .md (charts next to it in `<stem>_files/`)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".html", ".htm", ".md"):
+        raise ValueError(f"report path {str(path)!r} must end in .html or .md")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".md":
+        text = render_markdown(report, path.parent / f"{path.stem}_files")
+    else:
+        text = render_html(report)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.forecast.windows import LAUNCH_MIN_OFFSET
 from agent.grounding import values_in
-from agent.report.panel import Panel
+from agent.report.panel import ReportPanel
+from numeric.baseline import LAUNCH_MIN_OFFSET
 
 RECENT_PERIODS = 8
 MIN_MOVER_UNITS = 20.0
@@ -123,7 +123,7 @@ class RampUp(BaseModel):
     groups: list[GroupRamp]
 
 
-def trend(panel: Panel) -> Trend:
+def trend(panel: ReportPanel) -> Trend:
     table = panel.group_units
     return Trend(dates=[str(d.date()) for d in panel.dates],
                  series={g: [round(float(v), 2) for v in table[g]] for g in table.columns})
@@ -135,7 +135,7 @@ def windows(periods: int) -> tuple[int, int]:
     return width, max(periods // 2, width)
 
 
-def _window(panel: Panel, stop: int, width: int) -> Window:
+def _window(panel: ReportPanel, stop: int, width: int) -> Window:
     return Window(start=str(panel.dates[stop - width].date()), end=str(panel.dates[stop - 1].date()), periods=width)
 
 
@@ -152,7 +152,7 @@ def _group_growth(name: str, series: np.ndarray, width: int, half: int) -> Group
                        growth_vs_half_ago=_growth(recent, half_ago))
 
 
-def growth(panel: Panel, selection: str) -> Growth:
+def growth(panel: ReportPanel, selection: str) -> Growth:
     width, half = windows(panel.periods)
     t = panel.periods
     table = panel.group_units
@@ -162,7 +162,7 @@ def growth(panel: Panel, selection: str) -> Growth:
                   groups=[_group_growth(g, table[g].to_numpy(), width, half) for g in table.columns])
 
 
-def movers(panel: Panel, min_units: float = MIN_MOVER_UNITS, top: int = TOP_MOVERS) -> Movers:
+def movers(panel: ReportPanel, min_units: float = MIN_MOVER_UNITS, top: int = TOP_MOVERS) -> Movers:
     width, _ = windows(panel.periods)
     t = panel.periods
     recent = panel.units[:, t - width:].sum(axis=1)
@@ -182,7 +182,7 @@ def movers(panel: Panel, min_units: float = MIN_MOVER_UNITS, top: int = TOP_MOVE
     return Movers(min_units=min_units, eligible=len(eligible), risers=risers, fallers=fallers)
 
 
-def share_shifts(panel: Panel) -> list[ShareShift]:
+def share_shifts(panel: ReportPanel) -> list[ShareShift]:
     width, _ = windows(panel.periods)
     t = panel.periods
     table = panel.group_units
@@ -209,7 +209,7 @@ def periods_to_steady(units: np.ndarray) -> int | None:
     return None
 
 
-def ramp_up(panel: Panel, ramp: int) -> RampUp:
+def ramp_up(panel: ReportPanel, ramp: int) -> RampUp:
     first = panel.first_sale
     window = (first >= LAUNCH_MIN_OFFSET) & (first + ramp <= panel.periods)
     periods = np.arange(panel.periods)

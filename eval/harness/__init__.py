@@ -5,7 +5,7 @@
     result = harness.run(EvalConfig(task="both", models=["baselines"], max_series=500))
     write_report(result, "eval/results/run", panel=harness.panel)
 
-The CLI (`shelfcast eval`, agent/cli/eval.py) does the same with progress bars.
+The CLI (`shelfcast eval`, eval/cli.py) does the same with progress bars.
 """
 
 from eval.harness.baselines import BASELINES, CHAIN_MODELS, MODELS, REFERENCE, resolve_models

@@ -10,7 +10,7 @@ point forecast stands in for the median when the quantile loss is computed.
 Forecasts are clipped at zero: sales are never negative, and a statistical
 model's negative lower bound is a known artefact, not information.
 
-Models (the evaluation protocol in DESIGN.md):
+Models (the evaluation protocol in ARCHITECTURE.md):
 
 - statsforecast, one model per call, n_jobs=1: `naive`, `seasonal-naive`
   (SeasonalNaive where a series has >= 2 seasons, else the 4-period window
@@ -47,11 +47,10 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from eval.harness.tasks import LAUNCH_MIN_OFFSET, TaskKind, VisiblePanel
+from eval.harness.tasks import TaskKind, VisiblePanel
+from numeric.baseline import LAUNCH_MIN_OFFSET, WINDOW_AVERAGE, seasonal
+from numeric.quantiles import LEVEL, QUANTILES
 
-LEVEL = 80
-QUANTILES = (0.1, 0.5, 0.9)
-WINDOW = 4
 LEVEL_WINDOW = 13
 MIN_ANALOG_HISTORY = 4
 K_NEIGHBOURS = 11
@@ -64,7 +63,7 @@ Kind = Literal["baseline", "chain"]
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class EvalModel:
     name: str
     kind: Kind
     tasks: tuple[TaskKind, ...]
@@ -74,27 +73,27 @@ class ModelSpec:
     weights: str = "base"  # the LLM weights chain models ask: base, or lora (the tuned forecaster)
 
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
-    ModelSpec("naive", "baseline", ("existing",), False, "last value (statsforecast Naive)"),
-    ModelSpec("seasonal-naive", "baseline", ("existing",), False,
+MODELS: dict[str, EvalModel] = {spec.name: spec for spec in [
+    EvalModel("naive", "baseline", ("existing",), False, "last value (statsforecast Naive)"),
+    EvalModel("seasonal-naive", "baseline", ("existing",), False,
               "SeasonalNaive with >= 2 seasons of history, else 4-period window average (the reference)"),
-    ModelSpec("window-average", "baseline", ("existing",), False, "mean of the last 4 periods"),
-    ModelSpec("auto-ets", "baseline", ("existing",), False, "statsforecast AutoETS"),
-    ModelSpec("croston-sba", "baseline", ("existing",), False, "statsforecast CrostonSBA"),
-    ModelSpec("tsb", "baseline", ("existing",), False, f"statsforecast TSB (alpha_d = alpha_p = {TSB_ALPHA})"),
-    ModelSpec("gbm", "baseline", ("existing",), False, "global HistGradientBoosting on lags + calendar, quantile loss"),
-    ModelSpec("category-mean", "baseline", ("existing", "new"), False, "category mean curve"),
-    ModelSpec("knn", "baseline", ("existing", "new"), True, f"embedding kNN curve (k = {K_NEIGHBOURS}, similarity-weighted)"),
-    ModelSpec("floor", "chain", ("existing", "new"), True, "the chain's statistical floor alone (mode baseline)", "baseline"),
-    ModelSpec("llm-zero-shot", "chain", ("existing",), True, "chain, mode zero-shot (LLM on the history alone)", "zero-shot"),
-    ModelSpec("llm-few-shot", "chain", ("existing", "new"), True,
+    EvalModel("window-average", "baseline", ("existing",), False, "mean of the last 4 periods"),
+    EvalModel("auto-ets", "baseline", ("existing",), False, "statsforecast AutoETS"),
+    EvalModel("croston-sba", "baseline", ("existing",), False, "statsforecast CrostonSBA"),
+    EvalModel("tsb", "baseline", ("existing",), False, f"statsforecast TSB (alpha_d = alpha_p = {TSB_ALPHA})"),
+    EvalModel("gbm", "baseline", ("existing",), False, "global HistGradientBoosting on lags + calendar, quantile loss"),
+    EvalModel("category-mean", "baseline", ("existing", "new"), False, "category mean curve"),
+    EvalModel("knn", "baseline", ("existing", "new"), True, f"embedding kNN curve (k = {K_NEIGHBOURS}, similarity-weighted)"),
+    EvalModel("floor", "chain", ("existing", "new"), True, "the chain's statistical floor alone (mode baseline)", "baseline"),
+    EvalModel("llm-zero-shot", "chain", ("existing",), True, "chain, mode zero-shot (LLM on the history alone)", "zero-shot"),
+    EvalModel("llm-few-shot", "chain", ("existing", "new"), True,
               "chain, mode few-shot (LLM with retrieved analogs; new products: the new-product prompt)", "few-shot"),
-    ModelSpec("llm-lora-zero-shot", "chain", ("existing",), True,
+    EvalModel("llm-lora-zero-shot", "chain", ("existing",), True,
               "chain, mode zero-shot, LoRA-tuned LLM (shelfcast finetune llm)", "zero-shot", "lora"),
-    ModelSpec("llm-lora-few-shot", "chain", ("existing", "new"), True,
+    EvalModel("llm-lora-few-shot", "chain", ("existing", "new"), True,
               "chain, mode few-shot, LoRA-tuned LLM (new products: the new-product prompt)", "few-shot", "lora"),
-    ModelSpec("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
-    ModelSpec("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
+    EvalModel("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
+    EvalModel("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
               "auto"),
 ]}
 BASELINES = [name for name, spec in MODELS.items() if spec.kind == "baseline"]
@@ -154,18 +153,18 @@ def stat_forecast(name: str, visible: VisiblePanel, unique_ids: list[str], horiz
     rows = visible.rows(unique_ids)
     m = visible.season_length
     lengths = visible.stop - visible.first[rows]
-    seasonal = (m > 1) & (lengths >= 2 * m)
+    is_seasonal = seasonal(lengths, m)
     conformal = ConformalIntervals(h=horizon, n_windows=CONFORMAL_WINDOWS)
     groups: list[tuple[np.ndarray, object]] = []
     if name == "naive":
         groups = [(rows, Naive(alias=name))]
     elif name == "window-average":
-        groups = [(rows, WindowAverage(WINDOW, alias=name, prediction_intervals=conformal))]
+        groups = [(rows, WindowAverage(WINDOW_AVERAGE, alias=name, prediction_intervals=conformal))]
     elif name == "seasonal-naive":
-        groups = [(rows[seasonal], SeasonalNaive(m, alias=name)),
-                  (rows[~seasonal], WindowAverage(WINDOW, alias=name, prediction_intervals=conformal))]
+        groups = [(rows[is_seasonal], SeasonalNaive(m, alias=name)),
+                  (rows[~is_seasonal], WindowAverage(WINDOW_AVERAGE, alias=name, prediction_intervals=conformal))]
     elif name == "auto-ets":
-        groups = [(rows[seasonal], AutoETS(season_length=m, alias=name)), (rows[~seasonal], AutoETS(alias=name))]
+        groups = [(rows[is_seasonal], AutoETS(season_length=m, alias=name)), (rows[~is_seasonal], AutoETS(alias=name))]
     elif name == "croston-sba":
         groups = [(rows, CrostonSBA(alias=name, prediction_intervals=conformal))]
     elif name == "tsb":

@@ -34,74 +34,26 @@ import numpy as np
 import pandas as pd
 from utilsforecast import losses
 
-from eval.harness.baselines import LEVEL, QUANTILES
+from numeric.metrics import pooled, relative_bias, series_mase, wql
+from numeric.quantiles import LEVEL
 
 METRICS = ["mase", "wape", "smape", "bias", "wql", "coverage", "mae"]
-POOL = "__pool__"
-
-
-def _pooled(df: pd.DataFrame, cutoff: bool) -> pd.DataFrame:
-    out = df.assign(unique_id=POOL)
-    if not cutoff:
-        out = out.assign(cutoff=pd.Timestamp(0))
-    return out
-
-
-def quantile_columns(model: str) -> list[str]:
-    return [f"{model}-lo-{LEVEL}", model, f"{model}-hi-{LEVEL}"]
-
-
-def relative_bias(df: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """sum(yhat - y) / sum(|y|) per (unique_id, cutoff) group: utilsforecast's mean error scaled by n / sum|y|."""
-    mean_error = losses.bias(df, models)
-    stats = df.assign(abs_y=df["y"].abs()).groupby(["unique_id", "cutoff"], as_index=False).agg(
-        n=("y", "size"), norm=("abs_y", "sum"))
-    merged = mean_error.merge(stats, on=["unique_id", "cutoff"])
-    for model in models:
-        merged[model] = np.where(merged["norm"] > 0, merged[model] * merged["n"] / merged["norm"].where(merged["norm"] > 0), np.nan)
-    return merged[["unique_id", "cutoff", *models]]
-
-
-def wql(df: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """Weighted quantile loss over (0.1, 0.5, 0.9) per (unique_id, cutoff): utilsforecast scaled_crps."""
-    return losses.scaled_crps(df, {m: quantile_columns(m) for m in models}, np.asarray(QUANTILES))
-
-
-def mase(df: pd.DataFrame, models: list[str], train: pd.DataFrame, season_length: int) -> pd.DataFrame:
-    """utilsforecast mase per (unique_id, cutoff); seasonality per series by the GluonTS rule; inf -> NaN."""
-    cutoff_of = df.groupby("unique_id")["cutoff"].max()
-    train = train[["unique_id", "ds", "y"]]
-    length = train[train["ds"] <= train["unique_id"].map(cutoff_of)].groupby("unique_id").size()
-    length = length.reindex(cutoff_of.index).fillna(0)
-    seasonality = pd.Series(np.where((season_length > 1) & (length > season_length), season_length, 1), index=length.index)
-    parts = []
-    for m, ids in seasonality.groupby(seasonality).groups.items():
-        parts.append(losses.mase(df[df["unique_id"].isin(ids)], models, int(m), train[train["unique_id"].isin(ids)]))
-    out = pd.concat(parts, ignore_index=True)
-    out[models] = out[models].replace([np.inf, -np.inf], np.nan)
-    return out
-
-
-def series_mase(df: pd.DataFrame, models: list[str], train: pd.DataFrame, season_length: int) -> pd.DataFrame:
-    """MASE per (unique_id, cutoff) for every window (the seasonality rule is applied per window's cutoff)."""
-    parts = [mase(window, models, train, season_length) for _, window in df.groupby("cutoff", sort=True)]
-    return pd.concat(parts, ignore_index=True)
 
 
 def window_scores(df: pd.DataFrame, models: list[str], train: pd.DataFrame | None, season_length: int,
                   level: int = LEVEL) -> pd.DataFrame:
     """Rows (model, window) with every metric; window 'all' pools the whole task. NaN where undefined."""
-    frames = {"window": _pooled(df, cutoff=True), "all": _pooled(df, cutoff=False)}
+    frames = {"window": pooled(df, cutoff=True), "all": pooled(df, cutoff=False)}
     result = []
     mase_rows = series_mase(df, models, train, season_length) if train is not None else None
-    for scope, pooled in frames.items():
+    for scope, frame in frames.items():
         scores = {
-            "wape": losses.wape(pooled, models),
-            "smape": losses.smape(pooled, models),
-            "bias": relative_bias(pooled, models),
-            "wql": wql(pooled, models),
-            "coverage": losses.coverage(pooled, models, level=level),
-            "mae": losses.mae(pooled, models),
+            "wape": losses.wape(frame, models),
+            "smape": losses.smape(frame, models),
+            "bias": relative_bias(frame, models),
+            "wql": wql(frame, models),
+            "coverage": losses.coverage(frame, models, level=level),
+            "mae": losses.mae(frame, models),
         }
         for metric, table in scores.items():
             long = table.melt(id_vars=["unique_id", "cutoff"], value_vars=models, var_name="model", value_name="value")

@@ -29,7 +29,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from eval.harness.baselines import LEVEL, MODELS, REFERENCE  # noqa: E402
+from eval.harness.baselines import MODELS, REFERENCE  # noqa: E402
+from numeric.quantiles import LEVEL  # noqa: E402
 from eval.harness.metrics import (  # noqa: E402
     geometric_relative,
     paired_bootstrap,

@@ -30,8 +30,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agent.data.dataset import Dataset
 from agent.llm.cache import CachedBackend
 from eval.harness import baselines as bl
-from eval.harness.baselines import LEVEL, MODELS, CachedRetriever, columns
+from eval.harness.baselines import MODELS, CachedRetriever, columns
 from eval.harness.tasks import EvalTask, Panel, TaskError, existing_task, new_product_task
+from numeric.quantiles import LEVEL
 
 HARNESS_VERSION = "1"
 CHECKPOINT_EVERY = 25
@@ -307,11 +308,7 @@ class Harness:
         builder = self.chain.builder
         if task.kind == "existing":
             return builder.for_product(unique_id, task.horizon, start, with_analogs=mode in ("auto", "few-shot"))
-        row = self.catalog.loc[self.catalog["unique_id"] == unique_id].iloc[0]
-        category = row.get("category")
-        return builder.for_new_product(str(row["title"]), task.horizon, start, text=str(row["text"]),
-                                       category=category if isinstance(category, str) else None,
-                                       exclude_ids=(unique_id,))
+        return builder.for_catalog_launch(unique_id, task.horizon, start)
 
     def _run_chain(self, task: EvalTask, model: str, folder: Path, key: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
         mode = MODELS[model].mode
@@ -326,7 +323,7 @@ class Harness:
         done_keys = set(zip(done_diag[0]["unique_id"], done_diag[0]["cutoff"])) if done_diag else set()
         todo = [item for item in task.items.itertuples() if (item.unique_id, item.cutoff) not in done_keys]
         resumed = len(task.items) - len(todo)
-        workers = chain.settings.max_workers  # concurrent requests: a vLLM server and the embedded engine both batch them
+        workers = chain.workers
 
         def one(item) -> tuple[pd.DataFrame, dict]:
             context = self.context(task, item.unique_id, item.start, mode)
@@ -366,8 +363,8 @@ class Harness:
 def _chain_rows(model: str, forecast, item) -> pd.DataFrame:
     dates = pd.to_datetime(forecast.dates)
     return pd.DataFrame({"unique_id": item.unique_id, "ds": dates, "cutoff": item.cutoff,
-                         model: forecast.point, f"{model}-lo-{LEVEL}": forecast.quantiles["0.1"],
-                         f"{model}-hi-{LEVEL}": forecast.quantiles["0.9"]})
+                         model: forecast.point, f"{model}-lo-{LEVEL}": forecast.lower,
+                         f"{model}-hi-{LEVEL}": forecast.upper})
 
 
 def _chain_diag(chain, context, forecast, mode: str, item) -> dict:
@@ -406,9 +403,6 @@ def _check_dataset(dataset: Dataset) -> None:
         raise TaskError(f"dataset {dataset.name!r}: y must be non-negative numbers")
     if dataset.sales.duplicated(["unique_id", "ds"]).any():
         raise TaskError(f"dataset {dataset.name!r}: duplicate (unique_id, ds) rows")
-
-
-__all__ = ["EvalConfig", "EvalResult", "Harness", "ModelRun", "TaskResult"]
 
 
 LLM_MODELS = ("llm-zero-shot", "llm-few-shot", "auto")  # on the base weights; bl.LORA_MODELS on the tuned ones

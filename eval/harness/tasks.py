@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from agent.data.dataset import Dataset
+from numeric.baseline import LAUNCH_MIN_OFFSET
 
 TaskKind = Literal["existing", "new"]
-LAUNCH_MIN_OFFSET = 4  # a first sale this many periods after the data start counts as a launch, not left-censoring
 STRATA = 5
 
 

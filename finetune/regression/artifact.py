@@ -22,8 +22,10 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
 from finetune.folders import list_folders, write_folder
-from finetune.regression.metrics import Evaluation, baseline_name
+from finetune.regression.metrics import Evaluation
 from finetune.regression.model import ModelSpec, RegressionModel, load_encoder, merged_encoder
+from finetune.regression.predict import RegressionForecaster
+from numeric.baseline import baseline_name
 from finetune.regression.train import EpochRecord, TrainConfig
 
 FORMAT_VERSION = 1
@@ -80,6 +82,12 @@ def load_model(path: Path) -> tuple[RegressionModel, PreTrainedTokenizerBase, Ar
     model = RegressionModel(encoder, config.spec)
     model.head.load_state_dict(load_file(path / "head.safetensors"))
     return model.eval(), tokenizer, config
+
+
+def load_forecaster(path: Path) -> RegressionForecaster:
+    """The forecaster of an artifact folder written by `save_artifact`."""
+    model, tokenizer, config = load_model(Path(path))
+    return RegressionForecaster(model, tokenizer, artifact_id=config.artifact_id)
 
 
 def list_artifacts(root: Path) -> list[tuple[Path, ArtifactConfig]]:
@@ -139,7 +147,7 @@ to the window average; trained with pinball loss.
 
 ## Use and limits
 
-`RegressionForecaster.load(path).predict(texts, histories, horizon)` with horizon <= {spec.horizon}.
+`load_forecaster(path).predict(texts, histories, horizon)` with horizon <= {spec.horizon}.
 Its training and validation targets end before {data.get("test_start", "the test windows")}: evaluate it
 only on cutoffs from then on, or the backtest leaks. Validation windows chose the epoch; test windows
 played no part in training.

@@ -1,41 +1,22 @@
 """Point accuracy of forecasts and the naive baseline they must beat, on the same windows.
 
-MASE divides each window's mean absolute error by the in-sample one-step (or
-seasonal, when a full season exists) naive error of its own history, so slow
-and fast sellers count alike; windows whose history cannot give that scale
-(launches, flat zeros) are left out of MASE but kept in WAPE, which weights
-by volume.
+The windows become Nixtla long frames and are scored by `numeric.metrics`, the
+evaluation harness's own MASE and WAPE, against `numeric.baseline`, the
+harness's and the floor's baseline rule: an artifact card's "naive" column is
+the leaderboard's reference. MASE divides each window's mean absolute error by
+the in-sample one-step (or seasonal, with more than a season) naive error of its
+own history, so slow and fast sellers count alike; windows whose history cannot
+give that scale (launches, flat zeros) are left out of MASE but kept in WAPE,
+which weights by volume.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel
 
-from finetune.regression.scaling import WINDOW_AVERAGE
-
-
-def baseline_forecast(history: np.ndarray, horizon: int, season_length: int, launch_level: float) -> np.ndarray:
-    """Seasonal naive when a full season exists, else the window average, else the typical launch level."""
-    history = np.asarray(history, dtype=np.float64)
-    if season_length > 1 and history.size >= season_length:
-        return np.resize(history[-season_length:], horizon)
-    if history.size:
-        return np.full(horizon, history[-WINDOW_AVERAGE:].mean())
-    return np.full(horizon, launch_level)
-
-
-def baseline_name(season_length: int) -> str:
-    return f"seasonal naive ({season_length}) / window average ({WINDOW_AVERAGE}) / launch level"
-
-
-def mase_scale(history: np.ndarray, season_length: int) -> float:
-    """Mean absolute naive error in-sample; 0 when it cannot be computed."""
-    history = np.asarray(history, dtype=np.float64)
-    lag = season_length if season_length > 1 and history.size > season_length else 1
-    if history.size <= lag:
-        return 0.0
-    return float(np.abs(history[lag:] - history[:-lag]).mean())
+from numeric.metrics import point_accuracy
 
 
 class Accuracy(BaseModel):
@@ -52,17 +33,24 @@ class Accuracy(BaseModel):
         return f"MASE {fmt(self.mase)}  WAPE {fmt(self.wape)}"
 
 
+def long_frames(points: np.ndarray, targets: np.ndarray, histories: list[np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Windows as Nixtla long frames: forecasts (unique_id = window, ds = step, cutoff, y, model) and histories."""
+    points, targets = np.asarray(points, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+    n, horizon = targets.shape
+    frame = pd.DataFrame({"unique_id": np.repeat(np.arange(n), horizon), "ds": np.tile(np.arange(horizon), n),
+                          "cutoff": -1, "y": targets.ravel(), "model": points.ravel()})
+    lengths = [len(h) for h in histories]
+    train = pd.DataFrame({"unique_id": np.repeat(np.arange(n), lengths),
+                          "ds": np.concatenate([np.arange(-size, 0) for size in lengths]) if n else np.array([], int),
+                          "y": np.concatenate([np.asarray(h, dtype=np.float64) for h in histories]) if n else []})
+    return frame, train
+
+
 def accuracy(points: np.ndarray, targets: np.ndarray, histories: list[np.ndarray], season_length: int) -> Accuracy:
-    """MASE and WAPE of point forecasts (windows, horizon) against targets of the same shape."""
-    errors = np.abs(np.asarray(points, dtype=np.float64) - np.asarray(targets, dtype=np.float64))
-    scales = np.array([mase_scale(h, season_length) for h in histories])
-    scaled = scales > 0
-    total = float(np.abs(targets).sum())
-    return Accuracy(
-        windows=len(errors),
-        mase=float((errors[scaled].mean(axis=1) / scales[scaled]).mean()) if scaled.any() else None,
-        wape=float(errors.sum() / total) if total > 0 else None,
-    )
+    """MASE and WAPE of point forecasts (windows, horizon) against targets of the same shape (numeric.metrics)."""
+    frame, train = long_frames(points, targets, histories)
+    mase, wape = point_accuracy(frame, "model", train, season_length)
+    return Accuracy(windows=len(frame) // max(np.shape(targets)[1], 1), mase=mase, wape=wape)
 
 
 class Evaluation(BaseModel):

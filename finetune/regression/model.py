@@ -19,8 +19,8 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from finetune.regression.scaling import Scaling
+from numeric.quantiles import QUANTILES
 
-QUANTILES = (0.1, 0.5, 0.9)
 
 
 class ModelSpec(BaseModel):

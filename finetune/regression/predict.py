@@ -7,8 +7,6 @@ scaling, and clips at zero: sales are never negative.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -25,14 +23,6 @@ class RegressionForecaster:
         self.tokenizer = tokenizer
         self.artifact_id = artifact_id
         self.batch_size = batch_size
-
-    @classmethod
-    def load(cls, path: Path) -> RegressionForecaster:
-        """Load an artifact folder written by `finetune.regression.artifact.save_artifact`."""
-        from finetune.regression.artifact import load_model
-
-        model, tokenizer, config = load_model(Path(path))
-        return cls(model, tokenizer, artifact_id=config.artifact_id)
 
     @property
     def quantiles(self) -> tuple[float, ...]:

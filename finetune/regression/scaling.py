@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-
-WINDOW_AVERAGE = 4  # periods in the window average, the best simple baseline on the built-in data (WAPE ~0.65)
+from numeric.baseline import WINDOW_AVERAGE
 
 
 class Scaling(BaseModel):

@@ -20,11 +20,12 @@ from pydantic import BaseModel, Field
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from finetune.regression.data import Example, batch_order
-from finetune.regression.metrics import Evaluation, accuracy, baseline_forecast
+from finetune.regression.metrics import Evaluation, accuracy
 from finetune.regression.model import (ModelSpec, RegressionModel, add_lora, freeze_lower_layers, load_encoder,
                                        make_batch, pinball_loss)
 from finetune.regression.predict import RegressionForecaster
 from finetune.regression.scaling import Scaling, fit_launch_scale
+from numeric.baseline import baseline_point
 
 
 class TrainConfig(BaseModel):
@@ -100,7 +101,7 @@ def evaluate(forecaster: RegressionForecaster, examples: list[Example], season_l
     loss = pinball_loss(torch.from_numpy(scaled).float(), torch.from_numpy(targets / scales[:, None]).float(),
                         spec.quantiles)
     median = np.clip(scaled[:, spec.quantiles.index(0.5)] * scales[:, None], 0.0, None)
-    baseline = np.stack([baseline_forecast(h, spec.horizon, season_length, spec.scaling.launch_scale) for h in histories])
+    baseline = np.stack([baseline_point(h, spec.horizon, season_length, spec.scaling.launch_scale) for h in histories])
     return Evaluation(loss=float(loss), model=accuracy(median, targets, histories, season_length),
                       baseline=accuracy(baseline, targets, histories, season_length))
 

@@ -1,6 +1,6 @@
 """Training pairs for the LoRA forecaster: the chain's exact prompts and the true continuation.
 
-Windows come from `agent.forecast.windows` (train < validation < test < as_of,
+Windows come from `agent.training.windows` (train < validation < test < as_of,
 strictly in time). Each window is turned into the contexts the chain would
 build at its cutoff with the chain's own settings (the same `ContextBuilder`,
 the same retriever, analogs ending before the cutoff) and rendered by the
@@ -28,7 +28,7 @@ from agent.data.dataset import Dataset
 from agent.forecast.context import ContextBuilder, Retriever
 from agent.forecast.prompting import PromptKind, render
 from agent.forecast.serialize import DEFAULT, SerializerSettings, serialize
-from agent.forecast.windows import Window, WindowSplit
+from agent.training.windows import Window, WindowSplit
 
 KINDS: tuple[PromptKind, ...] = ("zero_shot", "few_shot", "new_product")
 
@@ -69,11 +69,7 @@ def window_pairs(builder: ContextBuilder, window: Window, horizon: int) -> tuple
     """The pairs of one window, or none and the reason."""
     uid, cutoff, target = window.unique_id, window.cutoff, window.example.target
     if window.example.history.size == 0:
-        row = builder.dataset.product(uid)
-        category = row.get("category")
-        context = builder.for_new_product(str(row["title"]), horizon, cutoff, text=str(row["text"]),
-                                          category=category if isinstance(category, str) else None,
-                                          exclude_ids=(uid,))
+        context = builder.for_catalog_launch(uid, horizon, cutoff)
         if not context.analogs:
             return [], "launch without launch analogs before it"
         kinds: list[PromptKind] = ["new_product"]

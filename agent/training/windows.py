@@ -35,8 +35,7 @@ from pydantic import BaseModel, Field
 from agent.data.dataset import Dataset
 from agent.forecast.context import ContextBuilder, ContextSettings
 from finetune.regression.data import Example
-
-LAUNCH_MIN_OFFSET = 4  # a first sale this many periods after the data starts is taken as a launch, not left-censoring
+from numeric.baseline import LAUNCH_MIN_OFFSET
 
 
 class WindowSpec(BaseModel):

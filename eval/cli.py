@@ -1,4 +1,9 @@
-"""`shelfcast eval`: backtest every forecast path against honest baselines and write a report."""
+"""`shelfcast eval`: backtest every forecast path against honest baselines and write a report.
+
+The command lives on the eval side (imports flow eval -> agent -> finetune) and
+joins the `shelfcast` app through the `shelfcast.commands` entry point declared
+in pyproject.toml (see agent.cli.add_registered_commands).
+"""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from statsforecast.models import AutoETS, Naive
 
-from agent.report.panel import Panel
+from agent.report.panel import ReportPanel
 from agent.report.stats import CHART_DATA, windows
 
 LEVEL = 80
@@ -56,7 +56,7 @@ def _fit(series: np.ndarray, horizon: int, season_length: int) -> tuple[dict[str
         return Naive().forecast(y=series, h=horizon, level=[LEVEL]), "Naive (AutoETS could not fit)"
 
 
-def forecast_groups(panel: Panel, horizon: int, freq: str, season_length: int) -> CategoryForecast:
+def forecast_groups(panel: ReportPanel, horizon: int, freq: str, season_length: int) -> CategoryForecast:
     season = season_length if panel.periods >= 2 * season_length else 1
     width, _ = windows(panel.periods)
     dates = pd.date_range(panel.dates[-1], periods=horizon + 1, freq=freq)[1:]
