@@ -403,14 +403,14 @@ class DecodeEngine:
         slots.own_keys[layer].view(count * width, kv, slots.tokens, d)[flat_rows, :, row_steps] = keys
         slots.own_values[layer].view(count * width, kv, slots.tokens, d)[flat_rows, :, row_steps] = values
         padded = queries.new_zeros(count * width, kv, group, d)
-        padded[flat_rows] = queries.view(-1, kv, group, d)
+        padded[flat_rows] = queries.view(-1, kv, group, d) * scaling  # scaled once here, not over every score
         padded = padded.view(count, width, kv, group, d)
         stacked = padded.permute(0, 2, 1, 3, 4).reshape(count, kv, width * group, d)
         prefix_scores = (stacked @ slots.prefix_keys[layer].transpose(-1, -2)).view(count, kv, width, group, prompt)
+        # The float32 masks promote the scores to float32: the softmax runs in full precision whatever the model's.
         prefix_scores = prefix_scores.permute(0, 2, 1, 3, 4) + slots.prefix_bias.view(count, 1, 1, 1, prompt)
         own_scores = padded @ slots.own_keys[layer].transpose(-1, -2) + own_bias.view(count, 1, 1, 1, -1)
-        weights = torch.softmax(torch.cat([prefix_scores, own_scores], dim=-1).float() * scaling, dim=-1)
-        weights = weights.to(queries.dtype)
+        weights = torch.softmax(torch.cat([prefix_scores, own_scores], dim=-1), dim=-1).to(queries.dtype)
         prefix_weights = weights[..., :prompt].permute(0, 2, 1, 3, 4).reshape(count, kv, width * group, prompt)
         out = (prefix_weights @ slots.prefix_values[layer]).view(count, kv, width, group, d).permute(0, 2, 1, 3, 4)
         out = out + weights[..., prompt:] @ slots.own_values[layer]
