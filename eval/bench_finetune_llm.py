@@ -28,6 +28,8 @@ DECODE_REPEATS = 2
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", default="latest", help="adapter folder, id, or 'latest'")
+    parser.add_argument("--steps-only", action="store_true",
+                        help="only the training-step costs, float32 vs bfloat16 autocast (needs no adapter)")
     args = parser.parse_args()
     import numpy as np
     import torch
@@ -38,6 +40,12 @@ def main() -> None:
 
     ensure_offline()
     torch.set_num_threads(get_settings().torch_threads)
+    if args.steps_only:
+        print(f"# bench_finetune_llm --steps-only  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+              f"torch {torch.__version__}, {get_settings().torch_threads} thread(s), load {os.getloadavg()[0]:.1f}")
+        step_costs()
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+        return
     path = lora_adapter_dir(args.adapter)
     config = read_config(path)
     data = config.data
@@ -61,12 +69,12 @@ def main() -> None:
                   f"at {float(row['elapsed_s']):6.0f} s")
     print(f"best step {config.best_step}; losses: " + ", ".join(f"{k} {v:.4f}" for k, v in config.losses.items()))
 
-    step_costs(path)
+    step_costs()
     decode_costs(path)
 
 
-def step_costs(path) -> None:
-    """One training step of 4 pairs per prompt kind: seconds and tokens/s (the kinds differ in length)."""
+def step_costs() -> None:
+    """One training step of 4 pairs per prompt kind, float32 and bfloat16 autocast: seconds, tokens/s and the ratio."""
     import torch
 
     from agent.data import load_builtin
@@ -88,22 +96,28 @@ def step_costs(path) -> None:
     model, tokenizer = load_base(prepare_smollm2())
     model = add_lora(model, LoraTrainConfig())
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    print("training step, batch 4 (forward + backward + AdamW), median of", STEP_REPEATS)
+    print("training step, batch 4 (forward + backward + AdamW), median of", STEP_REPEATS,
+          "(the two precisions alternate, so load drifts the same way for both)")
     for kind in ("zero_shot", "few_shot", "new_product"):
         chosen = [TextPair(p.prompt, p.answer, p.kind) for p in pairs.train if p.kind == kind][:4]
         rows, _ = encode_all(tokenizer, chosen, tokenizer.eos_token_id, 4096)
         batch = collate(rows, tokenizer.eos_token_id)
-        times = []
+        times: dict[str, list[float]] = {"float32": [], "bfloat16": []}
+        losses: dict[str, float] = {}
         for _ in range(STEP_REPEATS):
-            tic = time.perf_counter()
-            loss = answer_loss(model, batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            times.append(time.perf_counter() - tic)
+            for precision in times:
+                tic = time.perf_counter()
+                loss = answer_loss(model, batch, precision=precision)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                times[precision].append(time.perf_counter() - tic)
+                losses[precision] = loss.item()
         tokens = int(batch.attention_mask.sum())
-        seconds = sorted(times)[len(times) // 2]
-        print(f"  {kind:<12} {tokens / len(rows):5.0f} tokens/pair  {seconds:6.1f} s/step  {tokens / seconds:6.0f} tokens/s")
+        seconds = {precision: sorted(t)[len(t) // 2] for precision, t in times.items()}
+        print(f"  {kind:<12} {tokens / len(rows):5.0f} tokens/pair  float32 {seconds['float32']:6.1f} s/step  "
+              f"bfloat16 {seconds['bfloat16']:6.1f} s/step  ratio {seconds['float32'] / seconds['bfloat16']:.1f}x  "
+              f"(loss {losses['float32']:.3f} / {losses['bfloat16']:.3f})")
 
 
 def decode_costs(path) -> None:

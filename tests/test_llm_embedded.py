@@ -25,7 +25,7 @@ from agent.config import get_settings
 from agent.forecast.serialize import DEFAULT, SerializerSettings, continuation_regex, deserialize
 from agent.llm import select
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
-from agent.llm.constrain import (INVALID, CharAutomaton, RegexLogitsProcessor, TokenConstraint, UnsupportedPattern,
+from agent.llm.constrain import (INVALID, CharAutomaton, TokenConstraint, UnsupportedPattern,
                                  UnsupportedSchema, Vocabulary, json_matches, json_validator)
 from agent.llm.embedded import EmbeddedBackend, _Sample
 from tiny_models import make_tiny_llama
@@ -138,7 +138,8 @@ def scripted(backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch, rounds: 
     """Make each sampling call return the next round of texts (ending with EOS); return the batch sizes asked."""
     asked: list[int] = []
 
-    def sample(prompt: object, req: GenerationRequest, count: int, constraint: object, deadline: float):
+    def sample(prompt: object, req: GenerationRequest, count: int, constraint: object, deadline: float,
+               seed: int | None):
         asked.append(count)
         return [_Sample(text, "stop", 2) for text in rounds[len(asked) - 1][:count]]
 
@@ -266,14 +267,16 @@ def _mutate(text: str, alphabet: list[str], rng: random.Random) -> str:
 def test_eos_takes_the_mass_of_tokens_that_leave_the_pattern() -> None:
     """Once `\\d{1,2}` is complete, a model that wants a comma ends the match instead of padding the number."""
     vocabulary = Vocabulary(strings=("", "1", "2", ",", "a"), eos_ids=(0,))
-    processor = RegexLogitsProcessor(TokenConstraint.compile(r"\d{1,2}", vocabulary))
+    constraint = TokenConstraint.compile(r"\d{1,2}", vocabulary)
     scores = torch.tensor([[0.0, 1.0, 2.0, 5.0, 3.0]])
     inf = float("-inf")
-    assert processor(torch.tensor([[9]]), scores).tolist() == [[inf, 1.0, 2.0, inf, inf]]
-    after_one = processor(torch.tensor([[9, 1]]), scores)
-    assert after_one[0, 1:].tolist() == [1.0, 2.0, inf, inf]
-    assert after_one[0, 0].item() == pytest.approx(torch.logsumexp(torch.tensor([0.0, 5.0, 3.0]), 0).item())
-    assert processor(torch.tensor([[9, 1, 2]]), scores).tolist()[0][1:] == [inf] * 4  # complete: EOS only
+    start = constraint.automaton.start
+    assert constraint.mask([start], scores).tolist() == [[inf, 1.0, 2.0, inf, inf]]
+    after_one = constraint.advance(start, 1)
+    masked = constraint.mask([after_one], scores)
+    assert masked[0, 1:].tolist() == [1.0, 2.0, inf, inf]
+    assert masked[0, 0].item() == pytest.approx(torch.logsumexp(torch.tensor([0.0, 5.0, 3.0]), 0).item())
+    assert constraint.mask([constraint.advance(after_one, 2)], scores).tolist()[0][1:] == [inf] * 4  # complete: EOS only
 
 
 @pytest.mark.parametrize("pattern", [r".*", r"\w+", r"^\d$", r"(?=a)a", r"[^a]", r"a{2}+", r"(a)\1", r"(?i)a"])
@@ -374,3 +377,65 @@ def test_smollm2_continues_a_sales_sequence(pattern: str) -> None:
     assert all(30 <= median <= 90 for median in medians), (medians, generation.texts)
     print(f"SmolLM2 embedded: medians {medians}, {generation.completion_tokens} tokens "
           f"in {generation.latency_s:.1f} s")
+
+
+# --------------------------------------------------------------------------- the decode engine
+
+
+def _greedy_reference(backend: EmbeddedBackend, prompt: str, max_tokens: int) -> list[int]:
+    """transformers' own greedy decoding of the same weights: what the engine's attention must reproduce."""
+    ids = backend.tokenizer(prompt, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        out = backend.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
+                                     do_sample=False, eos_token_id=None, pad_token_id=backend._eos_ids[0])
+    return out[0, ids.shape[1]:].tolist()
+
+
+def test_engine_greedy_matches_transformers_generate(tiny: EmbeddedBackend) -> None:
+    """Shared-prefix attention, in-place KV buffers and RoPE positions give transformers' tokens, step for step."""
+    from agent.llm.engine import Job
+
+    for prompt in (SEQ_PROMPT, "x", SEQ_PROMPT * 3):
+        job = Job(prompt_ids=tiny._encode(request(prompt=prompt)), rows=2, max_tokens=20, temperature=0.0, top_p=1.0,
+                  eos_ids=(-1,), deadline=float("inf"))  # no EOS: every step is compared
+        result = tiny.engine.submit(job).result(timeout=60)
+        assert result.tokens == [_greedy_reference(tiny, prompt, 20)] * 2
+
+
+def test_concurrent_requests_share_decode_steps(tiny: EmbeddedBackend) -> None:
+    """Eight requests at once take about as many steps as one, not eight times as many (continuous batching)."""
+    single = request(n=4, max_tokens=12, seed=1, regex=None)
+    before = tiny.engine.steps
+    tiny.generate(single)
+    alone = tiny.engine.steps - before
+    before = tiny.engine.steps
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(tiny.generate, [single] * 8))
+    together = tiny.engine.steps - before
+    assert alone >= 5 and together < 3 * alone, (alone, together)
+    assert tiny.engine.max_rows_seen > single.n
+
+
+def test_a_request_that_times_out_does_not_stop_the_others(tiny: EmbeddedBackend) -> None:
+    slow = request(n=8, max_tokens=1500, timeout_s=0.2)
+    normal = request(n=4, max_tokens=12, seed=2, regex=continuation_regex(2))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        late, fine = pool.submit(tiny.generate, slow), pool.submit(tiny.generate, normal)
+        with pytest.raises(BackendError, match="within"):
+            late.result()
+        assert all(finish == "stop" for finish in fine.result().finish_reasons)
+
+
+@pytest.mark.slow
+def test_smollm2_engine_greedy_matches_transformers_generate() -> None:
+    """The same check on the real weights in the precision chosen for this machine (bfloat16 or float32)."""
+    backend = select.embedded_backend()
+    from agent.llm.engine import Job
+
+    job = Job(prompt_ids=backend._encode(request(prompt=SEQ_PROMPT)), rows=3, max_tokens=16, temperature=0.0,
+              top_p=1.0, eos_ids=(-1,), deadline=float("inf"))
+    result = backend.engine.submit(job).result(timeout=300)
+    reference = _greedy_reference(backend, SEQ_PROMPT, 16)
+    # bfloat16 sums in another order than transformers' attention kernels: allow a late divergence, not an early one.
+    agree = next((i for i, (a, b) in enumerate(zip(result.tokens[0], reference, strict=True)) if a != b), 16)
+    assert agree >= (16 if backend.dtype == torch.float32 else 8), (result.tokens[0], reference)

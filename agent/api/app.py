@@ -3,10 +3,10 @@
 Endpoints are plain `def` functions, so FastAPI runs each in its threadpool and
 the event loop keeps accepting requests while a forecast computes. What the
 threads share is safe to share: the dataset and index are only read, and the
-embedded LLM serialises generation behind its own lock (agent/llm/embedded.py);
-a request that waits on that lock longer than the chain's timeout gets a
-BackendError, which the chain records as its reason to fall back to regression
-or the statistical floor. A vLLM server batches concurrent requests itself.
+embedded LLM's decode engine (agent/llm/engine.py) batches concurrent requests
+into shared decode steps, as a vLLM server does; a request not answered within
+the chain's timeout gets a BackendError, which the chain records as its reason
+to fall back to regression or the statistical floor.
 """
 
 from __future__ import annotations

@@ -58,14 +58,18 @@ def llm_command(
     store: StoreOpt = None,
 ) -> None:
     """Train a LoRA adapter on leak-free windows: answer-token loss, validation every few steps, best step kept."""
+    from agent.llm.precision import choose_precision
+    from agent.models.smollm2 import prepare_smollm2
     from agent.training.lora import prepare_lora, train_lora
     from finetune.llm.train import LoraTrainConfig
 
     if targets not in ("qv", "all"):
         raise ValueError(f"--targets must be qv or all, got {targets!r}")
-    config = LoraTrainConfig(steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
-                             targets=targets, eval_every=eval_every, seed=seed)  # type: ignore[arg-type]
     _setup(threads)
+    precision = choose_precision(prepare_smollm2(), threads)
+    config = LoraTrainConfig(steps=steps, batch_size=batch_size, lr=lr, rank=rank, alpha=2 * rank,
+                             targets=targets, eval_every=eval_every, seed=seed,  # type: ignore[arg-type]
+                             precision=precision.dtype)  # type: ignore[arg-type]
     used_threads = threads or get_settings().torch_threads
     dataset = load_with_status(sales, catalog, store)
     spec = WindowSpec(horizon=horizon, max_products=max_products, train_per_product=2, val_per_product=1, seed=seed,
@@ -75,7 +79,7 @@ def llm_command(
         data = prepare_lora(dataset, split, config, max_examples, val_pairs)
     _pairs_table(data.chosen, data.encoded, data.dropped, data.skipped)
     console.print(f"training LoRA r={rank} on {targets}, {data.trainable:,} parameters, {steps} steps of {batch_size}, "
-                  f"lr {lr:g}, {used_threads} thread(s)")
+                  f"lr {lr:g}, {used_threads} thread(s), {config.precision} ({precision.reason})")
     with _Reporter() as reporter:
         run = train_lora(data, config, adapter_root(out), used_threads, merge, reporter)
     console.print(f"answer-token loss on test pairs: base {run.losses['test, base']:.4f} -> "

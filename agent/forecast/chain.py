@@ -69,8 +69,8 @@ class ForecastChain:
 
     @property
     def workers(self) -> int:
-        """Forecasts to run at once: max_workers for a server backend, which batches them; else 1."""
-        return self.settings.max_workers if self.backend is not None and self.backend.name != "embedded" else 1
+        """Forecasts to run at once: a vLLM server and the embedded decode engine both batch concurrent requests."""
+        return self.settings.max_workers
 
     # --- public entry points -------------------------------------------------
     def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:

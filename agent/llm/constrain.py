@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import LogitsProcessor, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 # Finish reason of a sample that still failed its regex or schema after resampling.
 INVALID = "invalid"
@@ -334,6 +334,10 @@ class TokenConstraint:
         self._continuations: dict[int, torch.Tensor] = {}
         self._next: dict[int, dict[int, int]] = {}
 
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.vocabulary.strings)
+
     @classmethod
     def compile(cls, pattern: str, vocabulary: Vocabulary) -> TokenConstraint:
         """Raises UnsupportedPattern outside the subset, re.error when the pattern is malformed."""
@@ -366,44 +370,44 @@ class TokenConstraint:
         self.continuations(state)
         return self._next[state].get(token, DEAD)
 
+    def allowed(self, states: Sequence[int], columns: torch.Tensor) -> torch.Tensor:
+        """Rows x `columns` (sorted token ids): which of them each row may draw, EOS where the pattern may end.
 
-class RegexLogitsProcessor(LogitsProcessor):
-    """Keeps, per row, only the tokens that continue the pattern, and EOS where it may end.
+        The cheap form of `mask` for when `columns` hold every continuation of
+        every row: no row then needs EOS's logsumexp over the whole vocabulary.
+        """
+        allowed = torch.zeros(len(states), len(columns), dtype=torch.bool)
+        for row, state in enumerate(states):
+            ids = self.continuations(state)
+            if self.may_end(state):
+                ids = torch.cat([ids, torch.tensor(self.vocabulary.eos_ids[:1])])
+            allowed[row, torch.searchsorted(columns, ids)] = True
+        return allowed
 
-    Where the pattern may end, EOS gets the probability of every token that
-    would leave the pattern (its logit is their logsumexp): the model choosing
-    to write something else, typically the separator after the last value, is
-    read as the end of the match, as if it had sampled freely and been cut at
-    the first character that does not fit. Without this, in a pattern ending
-    on `\\d{1,3}`, a complete last value competes only with more digits, and
-    the model, which wants a comma there, pads it (SmolLM2 wrote 641 for 64).
-    The logsumexp is taken before temperature scaling, so at temperatures
-    other than 1 this approximates that cut.
+    def mask(self, states: Sequence[int], scores: torch.Tensor) -> torch.Tensor:
+        """Keep, per row, only the tokens that continue the pattern from its state, and EOS where it may end.
 
-    Stateful: one instance serves exactly one `generate` call. The first call
-    sees only the prompt; each later call advances each row by its last token.
-    """
-
-    def __init__(self, constraint: TokenConstraint) -> None:
-        self.constraint = constraint
-        self._states: list[int] | None = None
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self._states is None:
-            self._states = [self.constraint.automaton.start] * input_ids.shape[0]
-        else:
-            last = input_ids[:, -1].tolist()
-            self._states = [self.constraint.advance(state, token) for state, token in zip(self._states, last)]
-        eos = self.constraint.vocabulary.eos_ids[0]
+        Where the pattern may end, EOS gets the probability of every token that
+        would leave the pattern (its logit is their logsumexp): the model choosing
+        to write something else, typically the separator after the last value, is
+        read as the end of the match, as if it had sampled freely and been cut at
+        the first character that does not fit. Without this, in a pattern ending
+        on `\\d{1,3}`, a complete last value competes only with more digits, and
+        the model, which wants a comma there, pads it (SmolLM2 wrote 641 for 64).
+        Applied before temperature scaling, so at temperatures other than 1 this
+        approximates that cut.
+        """
+        eos = self.vocabulary.eos_ids[0]
         masked = torch.full_like(scores, -math.inf)
-        for row, state in enumerate(self._states):
-            ids = self.constraint.continuations(state).to(scores.device)
+        for row, state in enumerate(states):
+            ids = self.continuations(state)
             masked[row, ids] = scores[row, ids]
-            if self.constraint.may_end(state):
+            if self.may_end(state):
                 leaving = scores[row].clone()
                 leaving[ids] = -math.inf
                 masked[row, eos] = torch.logsumexp(leaving, dim=0)
         return masked
+
 
 
 # ----------------------------------------------------------------------------- validators

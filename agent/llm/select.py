@@ -107,11 +107,21 @@ def _embedded_choice(why: str, adapter_dir: Path | None = None) -> BackendChoice
 
 
 def embedded_backend(adapter_dir: Path | None = None) -> EmbeddedBackend:
-    """The process's embedded backend on the prepared SmolLM2, with or without an adapter (loaded once, cached)."""
+    """The process's embedded backend on the prepared SmolLM2, with or without an adapter (loaded once, cached).
+
+    Its dtype is the one measured fastest on this machine (agent.llm.precision).
+    """
     with _embedded_lock:
         if adapter_dir not in _embedded:
+            import torch
+
             from agent.llm.embedded import EmbeddedBackend
+            from agent.llm.precision import choose_precision
             from agent.models.smollm2 import prepare_smollm2
 
-            _embedded[adapter_dir] = EmbeddedBackend(prepare_smollm2(), adapter_dir=adapter_dir)
+            model_dir = prepare_smollm2()
+            precision = choose_precision(model_dir)
+            log.info("embedded precision: %s (%s)", precision.dtype, precision.reason)
+            _embedded[adapter_dir] = EmbeddedBackend(model_dir, dtype=getattr(torch, precision.dtype),
+                                                     adapter_dir=adapter_dir)
         return _embedded[adapter_dir]

@@ -36,12 +36,23 @@ def _smollm2_info() -> ModelInfo:
     path = smollm2.smollm2_dir()
     manifest = smollm2.read_manifest(path) if smollm2.is_prepared() else None
     if manifest is not None:
-        detail = f"prepared {manifest.created_at:%Y-%m-%d %H:%M} UTC, {manifest.dtype}, sha256 {manifest.source_sha256[:12]}"
+        detail = (f"prepared {manifest.created_at:%Y-%m-%d %H:%M} UTC, {manifest.dtype}, "
+                  f"sha256 {manifest.source_sha256[:12]}; {_precision_detail(path)}")
     else:
         detail = _unprepared_detail()
     return ModelInfo(name=smollm2.NAME, role="generative", path=path, size_bytes=dir_size(path),
                      licence=smollm2.LICENCE, source_package=f"{smollm2.PACKAGE}=={smollm2.PACKAGE_VERSION}",
                      ready=manifest is not None, detail=detail)
+
+
+def _precision_detail(path: Path) -> str:
+    """The precision the embedded backend runs in here, and why (measured on first load, then remembered)."""
+    from agent.llm.precision import cached_choice
+
+    choice = cached_choice(path)
+    if choice is None:
+        return "embedded precision: measured on first load"
+    return f"embedded precision: {choice.dtype}, {choice.reason}"
 
 
 def _unprepared_detail() -> str:

@@ -72,7 +72,7 @@ def prepare_lora(dataset: Dataset, split: WindowSplit, config: LoraTrainConfig, 
         encoded[region], dropped[region] = encode_all(tokenizer, texts, eos, config.max_length)
     model = add_lora(model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    base_test = evaluate_loss(model, encoded["test"], pad)  # LoRA starts as the identity: this is the base model
+    base_test = evaluate_loss(model, encoded["test"], pad, precision=config.precision)  # LoRA starts as the identity: this is the base model
     return LoraData(split, chosen, encoded, dropped, pairs.skipped, base_dir, model, tokenizer, pad, trainable, base_test)
 
 
@@ -83,7 +83,7 @@ def train_lora(data: LoraData, config: LoraTrainConfig, root: Path, threads: int
     from finetune.llm.train import evaluate_loss, fit
 
     result = fit(data.model, data.encoded["train"], data.encoded["val"], config, data.pad_id, reporter)
-    tuned_test = evaluate_loss(result.model, data.encoded["test"], data.pad_id)
+    tuned_test = evaluate_loss(result.model, data.encoded["test"], data.pad_id, precision=config.precision)
     losses = {"validation, base": result.curves[0].val_loss,
               "validation, tuned": min(p.val_loss for p in result.curves),
               "test, base": data.base_test_loss, "test, tuned": tuned_test}

@@ -38,6 +38,10 @@ class LoraTrainConfig(BaseModel):
     dropout: float = Field(0.05, ge=0, lt=1)
     targets: Targets = Field("qv", description="qv: attention query/value; all: every linear layer.")
     eval_every: int = Field(25, ge=1, description="Steps between validation passes (and one at the end).")
+    precision: Literal["float32", "bfloat16"] = Field(
+        "float32", description="Compute dtype of the forward and backward passes (bfloat16: CPU autocast; the "
+                               "weights, LoRA's included, and the optimizer stay float32). The CLI passes the "
+                               "precision measured fastest on this machine (agent.llm.precision).")
     max_length: int = Field(1024, ge=16, description="Longer pairs are left out, never truncated.")
     seed: int = 0
 
@@ -84,18 +88,21 @@ def add_lora(model: torch.nn.Module, config: LoraTrainConfig) -> PeftModel:
     return get_peft_model(model, lora)
 
 
-def answer_loss(model: PeftModel, batch: Batch, reduction: Literal["mean", "sum"] = "mean") -> torch.Tensor:
+def answer_loss(model: PeftModel, batch: Batch, reduction: Literal["mean", "sum"] = "mean",
+                precision: str = "float32") -> torch.Tensor:
     """Cross-entropy of the answer tokens, the output layer applied to their positions only."""
     causal = model.get_base_model()
-    hidden = causal.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
-    targets = batch.labels[:, 1:]
-    keep = targets != IGNORE
-    logits = causal.get_output_embeddings()(hidden[:, :-1][keep])
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        hidden = causal.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        targets = batch.labels[:, 1:]
+        keep = targets != IGNORE
+        logits = causal.get_output_embeddings()(hidden[:, :-1][keep])
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction=reduction)
 
 
 @torch.no_grad()
-def evaluate_loss(model: PeftModel, rows: list[Encoded], pad_id: int, batch_size: int = 8) -> float:
+def evaluate_loss(model: PeftModel, rows: list[Encoded], pad_id: int, batch_size: int = 8,
+                  precision: str = "float32") -> float:
     """Mean loss per answer token over all rows (dropout off)."""
     if not rows:
         raise ValueError("no pairs to evaluate on")
@@ -104,7 +111,7 @@ def evaluate_loss(model: PeftModel, rows: list[Encoded], pad_id: int, batch_size
     total, tokens = 0.0, 0
     for indices in batch_order(rows, batch_size, seed=0, epoch=0):
         chosen = [rows[i] for i in indices]
-        total += float(answer_loss(model, collate(chosen, pad_id), reduction="sum"))
+        total += float(answer_loss(model, collate(chosen, pad_id), reduction="sum", precision=precision))
         tokens += sum(row.answer_tokens for row in chosen)
     model.train(was_training)
     return total / tokens
@@ -121,7 +128,8 @@ def fit(model: PeftModel, train: list[Encoded], val: list[Encoded], config: Lora
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * config.steps), config.steps)
     plan = _plan(train, config)
     started = time.perf_counter()
-    curves = [CurvePoint(step=0, train_loss=None, val_loss=evaluate_loss(model, val, pad_id), lr=0.0, elapsed_s=0.0)]
+    curves = [CurvePoint(step=0, train_loss=None, val_loss=evaluate_loss(model, val, pad_id, precision=config.precision),
+                         lr=0.0, elapsed_s=0.0)]
     best, best_state = curves[0], _adapter_state(model)
     if reporter:
         reporter.validated(curves[0])
@@ -129,7 +137,7 @@ def fit(model: PeftModel, train: list[Encoded], val: list[Encoded], config: Lora
     model.train()
     losses: list[float] = []
     for step, indices in enumerate(plan, start=1):
-        loss = answer_loss(model, collate([train[i] for i in indices], pad_id))
+        loss = answer_loss(model, collate([train[i] for i in indices], pad_id), precision=config.precision)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
@@ -139,7 +147,8 @@ def fit(model: PeftModel, train: list[Encoded], val: list[Encoded], config: Lora
         if reporter:
             reporter.step(losses[-1])
         if step % config.eval_every == 0 or step == config.steps:
-            point = CurvePoint(step=step, train_loss=float(np.mean(losses)), val_loss=evaluate_loss(model, val, pad_id),
+            point = CurvePoint(step=step, train_loss=float(np.mean(losses)),
+                               val_loss=evaluate_loss(model, val, pad_id, precision=config.precision),
                                lr=schedule.get_last_lr()[0], elapsed_s=time.perf_counter() - started)
             curves.append(point)
             losses = []
