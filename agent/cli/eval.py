@@ -31,6 +31,7 @@ def eval_command(
     max_series: Annotated[int, typer.Option("--max-series", min=0, help="Products per task (stratified by volume; 0 = all).")] = 500,
     horizon: Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods per window.")] = 4,
     windows: Annotated[int, typer.Option("--windows", min=1, help="Rolling-origin windows (step = horizon).")] = 3,
+    min_history: Annotated[int | None, typer.Option("--min-history", min=1, help="Existing products: periods of history before the first window (default max(26, 4h+2), lowered to fit short data; the shortfall is reported).")] = None,
     launch_after: Annotated[str | None, typer.Option("--launch-after", help="New products: first sale on or after this date (default: a third into the data).")] = None,
     backend: Annotated[str, typer.Option("--backend", help="LLM for chain models: auto, http, embedded or none.")] = "auto",
     llm_url: Annotated[str | None, typer.Option("--llm-url", help="An OpenAI-compatible (vLLM) server URL; implies http.")] = None,
@@ -49,7 +50,8 @@ def eval_command(
     if sales is None and dataset != BUILTIN:
         raise ValueError(f"unknown dataset {dataset!r}: the built-in one is {BUILTIN!r}; pass --sales/--catalog for your own")
     config = EvalConfig(task=task, models=models or ["baselines"], horizon=horizon, n_windows=windows,
-                        max_series=max_series or None, seed=seed, launch_after=launch_after, n_boot=bootstrap)
+                        max_series=max_series or None, seed=seed, launch_after=launch_after, n_boot=bootstrap,
+                        min_history=min_history)
     started = time.perf_counter()
     data = load_with_status(sales, catalog, store)
     llm, note = None, "no chain model needs an LLM"

@@ -47,6 +47,7 @@ class EvalConfig:
     seed: int = 0
     launch_after: str | None = None
     n_boot: int = 2000
+    min_history: int | None = None  # existing products: periods before the first window (None: max(26, 4h+2), lowered to fit)
 
     def __post_init__(self) -> None:
         if self.task not in ("existing", "new", "both"):
@@ -152,7 +153,7 @@ class Harness:
         for kind in config.task_kinds:
             if kind == "existing":
                 tasks.append(existing_task(self.dataset, self.panel, config.horizon, config.n_windows,
-                                           config.max_series, config.seed))
+                                           config.max_series, config.seed, config.min_history))
             else:
                 tasks.append(new_product_task(self.dataset, self.panel, config.horizon, config.max_series,
                                               config.seed, config.launch_after))
@@ -166,6 +167,7 @@ class Harness:
         results: dict[str, TaskResult] = {}
         notes: list[str] = []
         tasks = self.make_tasks(config)
+        notes += [f"{task.kind} task: {s}" for task in tasks for s in task.settings.get("shortfall", [])]
         if self.regressor is not None and any(MODELS[m].mode in ("regression", "auto") for m in config.models):
             notes += regression_overlap(self.regressor, tasks)
         for note in notes:
