@@ -470,9 +470,12 @@ def test_bad_dataset_gives_a_clear_error(tmp_path):
     bad = Dataset("bad", data.sales.assign(y=-1.0), data.catalog, data.freq)
     with pytest.raises(TaskError, match="non-negative"):
         Harness(bad, tmp_path, progress=False)
-    short = Dataset("short", data.sales[data.sales.ds < "2024-03-01"], data.catalog, data.freq)
+    short = Dataset("short", data.sales[data.sales.ds < "2024-01-29"], data.catalog, data.freq)  # 4 periods, h=4
     with pytest.raises(TaskError, match="short.*periods"):
         Harness(short, tmp_path, progress=False).run(EvalConfig(task="existing", models=["naive"]))
+    two_windows = Dataset("nine", data.sales[data.sales.ds < "2024-03-01"], data.catalog, data.freq)  # 9 periods
+    result = Harness(two_windows, tmp_path, progress=False).run(EvalConfig(task="existing", models=["naive"]))
+    assert len(result.tasks["existing"].task.windows) == 1 and any("1 of 3 windows fit" in n for n in result.notes)
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):

@@ -81,6 +81,12 @@ def eval_command(
     command = "shelfcast " + " ".join(shlex.quote(a) for a in args)
     files = write_report(result, folder, panel=harness.panel, command=command, titles=titles)
     _summary(files["leaderboard.csv"])
+    if result.routing is not None:
+        from agent.forecast.routing import routing_dir
+
+        installed = result.routing.save(routing_dir() / f"{result.routing.fingerprint}.json")
+        console.print(f"routing table {result.routing.table_id} ({len(result.routing.rules)} rules): `auto` on these "
+                      f"data now routes by it ({installed})")
     console.print(f"done in {time.perf_counter() - started:.0f}s; wrote " + ", ".join(str(p) for p in files.values()))
 
 

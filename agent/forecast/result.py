@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Path = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline"]
+Path = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline", "combination"]
 Mode = Literal["auto", "few-shot", "zero-shot", "regression", "baseline"]
 
 
@@ -41,6 +41,9 @@ class Forecast(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    route: str | None = Field(None, description="Which rule of which routing table chose the first path (auto), or why "
+                              "the fixed order was used.")
+    calibration: str | None = Field(None, description="How the 80% interval was calibrated on backtest residuals, if it was.")
 
     @property
     def fallback_reasons(self) -> list[str]:

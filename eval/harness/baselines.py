@@ -60,7 +60,7 @@ PROFILE_CAP = 10.0
 CONFORMAL_WINDOWS = 4
 TSB_ALPHA = 0.2
 
-Kind = Literal["baseline", "chain"]
+Kind = Literal["baseline", "chain", "derived"]  # derived: computed from the chain paths' rows
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,14 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
     ModelSpec("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
               "auto"),
+    ModelSpec("combination", "derived", ("existing", "new"), False,
+              "quantile average of the chain paths in the run, inverse-WAPE weights per segment (held out by series folds)"),
+    ModelSpec("routed", "derived", ("existing", "new"), False,
+              "the path or combination with the best backtest WAPE in the segment (auto with a routing table; held out)"),
 ]}
 BASELINES = [name for name, spec in MODELS.items() if spec.kind == "baseline"]
 # The tuned-LLM rows need a trained adapter, so they are their own group rather than part of chain/all.
-CHAIN_MODELS = [name for name, spec in MODELS.items() if spec.kind == "chain" and spec.weights == "base"]
+CHAIN_MODELS = [name for name, spec in MODELS.items() if spec.kind in ("chain", "derived") and spec.weights == "base"]
 LORA_MODELS = [name for name, spec in MODELS.items() if spec.weights == "lora"]
 STAT_MODELS = ["naive", "seasonal-naive", "window-average", "auto-ets", "croston-sba", "tsb"]
 REFERENCE = {"existing": "seasonal-naive", "new": "category-mean"}  # relative scores are against these
