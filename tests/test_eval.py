@@ -241,7 +241,7 @@ def test_new_products_are_scored_over_partial_horizons(dataset, tmp_path):
     assert any("fewer than 20 periods" in note for note in result.notes)
 
 
-def test_min_history_lets_short_data_be_evaluated():
+def test_min_history_lets_short_data_be_evaluated(tmp_path):
     """Four years of months at h=12 were refused with the fixed max(26, 4h+2) history; now they run, with a note."""
     monthly = make_dataset(n=12, periods=48, freq="MS")
     task = existing_task(monthly, horizon=12, n_windows=3, max_series=None)
@@ -254,6 +254,14 @@ def test_min_history_lets_short_data_be_evaluated():
     assert first >= 20 and explicit.actuals["ds"].max() == monthly.sales["ds"].max()
     with pytest.raises(TaskError, match="--min-history"):
         existing_task(monthly, horizon=12, n_windows=3, min_history=40)
+    # Statistical baselines still give intervals when the history is too short for their conformal windows.
+    models = ["naive", "seasonal-naive", "window-average", "croston-sba", "tsb"]
+    result = Harness(monthly, tmp_path, progress=False).run(EvalConfig(task="existing", models=models, horizon=12,
+                                                                        max_series=None, n_boot=100))
+    frame = result.tasks["existing"].frame
+    assert frame[[c for m in models for c in bl.columns(m)]].notna().all().all()
+    assert (frame["tsb-lo-80"] <= frame["tsb"]).all() and (frame["tsb"] <= frame["tsb-hi-80"]).all()
+    assert (frame["tsb-hi-80"] > frame["tsb-lo-80"]).any()
 
 
 def test_tasks_refuse_unusable_data(dataset):

@@ -170,6 +170,7 @@ def test_combination_rule_answers_with_the_weighted_quantiles(builder: ContextBu
     without = ForecastChain(builder, None, None, routing=combo).forecast("bagel", 4, cutoff=DATES[20])
     assert without.path == "combination" and without.point == floor.point
     assert "without regression: no trained regression model" in without.attempts[0].reason
+    assert without.calibration.startswith("not calibrated") and "for baseline" in without.calibration  # the floor's q
 
 
 # ---------------------------------------------------------------------- the harness writes it

@@ -202,6 +202,8 @@ class ForecastChain:
         if missing:
             method += " (without " + "; ".join(missing) + ")"
         details = {k: v for k, v in details.items() if v is not None}
+        if len(used) == 1:  # one component left: its answer, so its calibration
+            details["calibrate_as"] = next(iter(used))
         return combine_quantiles(parts, used), details | {"method": method}, backend_down
 
     def _llm(self, kind: PromptKind, context: ForecastContext) -> tuple[np.ndarray, dict]:
@@ -241,7 +243,7 @@ class ForecastChain:
     def _result(self, context: ForecastContext, path: Path, quantiles: np.ndarray, attempts: list[Attempt],
                 details: dict, latency: float) -> Forecast:
         quantiles = np.maximum.accumulate(np.clip(quantiles, 0, None), axis=0)  # non-negative, no crossing
-        calibration = self._calibrate(context, path, quantiles)
+        calibration = self._calibrate(context, details.get("calibrate_as", path), quantiles)
         generation = details.get("generation")
         model_ids = ([generation.model] if generation else []) + ([details["model_id"]] if "model_id" in details else [])
         return Forecast(
@@ -257,7 +259,7 @@ class ForecastChain:
             latency_s=round(latency, 4), route=details.get("route"), calibration=calibration,
         )
 
-    def _calibrate(self, context: ForecastContext, path: Path, quantiles: np.ndarray) -> str | None:
+    def _calibrate(self, context: ForecastContext, path: str, quantiles: np.ndarray) -> str | None:
         """Move the 0.1/0.9 rows (in place) by the table's conformal q for this path and segment; say how."""
         if self.routing is None:
             return None
