@@ -36,6 +36,7 @@ from agent.forecast.routing import (
     Rule,
     Segment,
     calibrate_interval,
+    combine_quantiles,
     conformal_q,
     conformity_scores,
     segment_of,
@@ -53,7 +54,7 @@ METRIC = "wape"
 
 
 def candidates(kind: str, models: list[str]) -> list[str]:
-    """The run's models that are chain paths for this task, in the chain's order of preference."""
+    """The run's models that are chain paths for this task (in CHAIN_PATHS order)."""
     return [m for m in CHAIN_PATHS[kind] if m in models]
 
 
@@ -79,12 +80,9 @@ def _wape(frame: pd.DataFrame, model: str) -> float:
 
 
 def _combined(frame: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
-    """lo, point, hi of the weighted quantile average (the agent's combine_quantiles, column-wise)."""
-    total = sum(weights.values())
-    out = {}
-    for i, name in enumerate(("lo", "point", "hi")):
-        out[name] = sum(frame[_cols(m)[i]].to_numpy() * (w / total) for m, w in weights.items())
-    return pd.DataFrame(out, index=frame.index)
+    """lo, point, hi per row of the weighted quantile average: the agent's combine_quantiles over the rows."""
+    parts = {m: frame[list(_cols(m))].to_numpy(dtype=float).T for m in weights}
+    return pd.DataFrame(combine_quantiles(parts, weights).T, index=frame.index, columns=["lo", "point", "hi"])
 
 
 @dataclass
