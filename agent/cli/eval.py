@@ -27,7 +27,8 @@ def eval_command(
     models: Annotated[list[str] | None, typer.Option(
         "--models", "-m", help="Models, comma-separated or repeated: naive, seasonal-naive, window-average, auto-ets, "
         "croston-sba, tsb, gbm, category-mean, knn, floor, llm-zero-shot, llm-few-shot, regression, auto, "
-        "llm-lora-zero-shot, llm-lora-few-shot (the tuned LLM); groups: baselines, chain, llm, lora, all.")] = None,
+        "llm-lora-zero-shot, llm-lora-few-shot (the tuned LLM), combination and routed (held-out rows from the chain paths "
+        "in the run); groups: baselines, chain, llm, lora, all.")] = None,
     max_series: Annotated[int, typer.Option("--max-series", min=0, help="Products per task (stratified by volume; 0 = all).")] = 500,
     horizon: Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods per window.")] = 4,
     windows: Annotated[int, typer.Option("--windows", min=1, help="Rolling-origin windows (step = horizon).")] = 3,
