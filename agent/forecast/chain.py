@@ -1,13 +1,15 @@
 """The forecast chain: LLM few-shot -> LLM zero-shot -> regression model -> statistical floor.
 
 Each path either answers or says why it gave way; the first that answers wins
-and every attempt is recorded in the Forecast. With a routing table
-(agent/forecast/routing.py, written by `shelfcast eval`), `auto` first tries the
-path or weighted combination that backtested best for the product's segment,
-then the fixed order; the table's conformal step calibrates the answer's 80%
-interval on any mode, and the Forecast records the rule and the calibration. LLM output is untrusted: each
+and every attempt is recorded in the Forecast. LLM output is untrusted: each
 sample is parsed and bounded, and too few valid samples is a reason to fall
 through, never a reason to fail.
+
+With a routing table (agent/forecast/routing.py, written by `shelfcast eval`),
+`auto` first tries the path or weighted combination that backtested best for
+the product's segment, then the fixed order; the table's conformal step
+calibrates the answer's 80% interval on any mode, and the Forecast records the
+rule (`route`) and the calibration.
 """
 
 from __future__ import annotations
