@@ -97,7 +97,7 @@ def _summary(path: Path) -> None:
     board = pd.read_csv(path)
     for task_name, rows in board.groupby("task", sort=False):
         table = Table(title=f"{task_name} products (sorted by WAPE)")
-        cols = ["model", "wape", "rel_wape", "mase", "wql", "coverage", "win", "d_wape_vs_best", "fallback_rate", "wall_s"]
+        cols = ["model", "wape", "rel_wape", "mase", "wql", "coverage", "coverage_cal", "win", "d_wape_vs_best", "fallback_rate", "wall_s"]
         cols = [c for c in cols if c in rows and rows[c].notna().any()]
         for col in cols:
             table.add_column(col, justify="left" if col == "model" else "right")
