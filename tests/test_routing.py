@@ -13,6 +13,7 @@ from test_eval import WordRetriever as EvalRetriever
 from test_eval import make_dataset as eval_dataset
 from test_forecast_chain import DATES, WordRetriever, make_dataset
 
+from agent.config import get_settings
 from agent.forecast.chain import ForecastChain
 from agent.forecast.context import ContextBuilder
 from agent.forecast.routing import (
@@ -44,6 +45,15 @@ class Constant:
 
     def predict(self, texts, histories, horizon):
         return np.tile(self.values, (len(texts), 1, horizon))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private SHELFCAST_HOME, so routing tables and indexes never touch the shared test home."""
+    monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield tmp_path / "home"
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -176,8 +186,7 @@ def test_combination_rule_answers_with_the_weighted_quantiles(builder: ContextBu
 # ---------------------------------------------------------------------- the harness writes it
 
 
-def test_harness_reports_combination_routed_and_calibrated_coverage(tmp_path, monkeypatch):
-    monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path / "home"))
+def test_harness_reports_combination_routed_and_calibrated_coverage(tmp_path, home):
     data = eval_dataset()
     harness = Harness(data, tmp_path / "out", index=EvalRetriever(data.catalog), progress=False, regressor=Constant(0, 5, 30))
     result = harness.run(EvalConfig(task="both", models=["seasonal-naive", "knn", "floor", "regression", "combination",
@@ -201,11 +210,36 @@ def test_harness_reports_combination_routed_and_calibrated_coverage(tmp_path, mo
     assert all(set(r.weights) <= {"baseline", "regression"} for r in saved.rules)
     # `auto` on these data loads it (matched by fingerprint) once it is installed where `shelfcast eval` puts it.
     assert load_routing(data.sales, data.freq)[0] is None
+    assert routing_dir() == home / "routing"
     saved.save(routing_dir() / f"{saved.fingerprint}.json")
     loaded, note = load_routing(data.sales, data.freq)
     assert loaded == saved and saved.table_id in note
     other = data.sales.assign(y=data.sales["y"] + 1)
     assert load_routing(other, data.freq)[0] is None
+
+
+def test_eval_cli_installs_the_table_and_forecast_follows_it(tmp_path, home):
+    """`shelfcast eval` on user files writes the table where `auto` finds it; `shelfcast forecast` then says the rule."""
+    from typer.testing import CliRunner
+
+    from agent.cli.eval import app as eval_app
+    from agent.cli.forecast import app as forecast_app
+
+    data = eval_dataset()
+    data.sales.to_csv(tmp_path / "sales.csv", index=False)
+    data.catalog[["unique_id", "title", "category"]].to_csv(tmp_path / "catalog.csv", index=False)
+    files = ["--sales", str(tmp_path / "sales.csv"), "--catalog", str(tmp_path / "catalog.csv")]
+    result = CliRunner().invoke(eval_app, [*files, "--task", "both", "--models", "floor,regression,combination,routed",
+                                           "--backend", "none", "--launch-after", "2024-02-05", "--bootstrap", "100",
+                                           "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    installed = list((home / "routing").glob("*.json"))
+    assert len(installed) == 1 and "now routes by it" in result.output
+    answer = CliRunner().invoke(forecast_app, ["forecast", "p00", "-h", "4", *files, "--backend", "none"])
+    assert answer.exit_code == 0, answer.output
+    table_id = RoutingTable.read(installed[0]).table_id
+    assert f"table {table_id}" in answer.output and "route: rule existing/" in answer.output
+    assert "interval: 80% interval moved by q=" in answer.output
 
 
 def test_unusable_tables_are_refused_with_the_reason(tmp_path):
