@@ -18,6 +18,7 @@ from agent.data import Dataset, load_dataset
 from agent.forecast.chain import ChainSettings, ForecastChain, Regressor
 from agent.forecast.context import ContextBuilder
 from agent.forecast.result import Forecast, Mode
+from agent.forecast.routing import load_routing
 from agent.llm.base import LLMBackend
 from agent.llm.select import Weights
 from agent.retrieval.index import ProductIndex
@@ -36,7 +37,10 @@ class Shelfcast:
 
     def __post_init__(self) -> None:
         self.builder = ContextBuilder(self.dataset, self.index)
-        self.chain = ForecastChain(self.builder, self.backend, self.regressor, self.settings)
+        # auto routes by the backtests of these very data (matched by fingerprint), else keeps the fixed order.
+        self.routing, self.routing_note = load_routing(self.dataset.sales, self.dataset.freq)
+        self.chain = ForecastChain(self.builder, self.backend, self.regressor, self.settings, self.routing,
+                                   self.routing_note)
         self._stores: dict[str, Shelfcast] = {}
         self._stores_lock = threading.Lock()
 

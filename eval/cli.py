@@ -32,10 +32,12 @@ def eval_command(
     models: Annotated[list[str] | None, typer.Option(
         "--models", "-m", help="Models, comma-separated or repeated: naive, seasonal-naive, window-average, auto-ets, "
         "croston-sba, tsb, gbm, category-mean, knn, floor, llm-zero-shot, llm-few-shot, regression, auto, "
-        "llm-lora-zero-shot, llm-lora-few-shot (the tuned LLM); groups: baselines, chain, llm, lora, all.")] = None,
+        "llm-lora-zero-shot, llm-lora-few-shot (the tuned LLM), combination and routed (held-out rows from the chain paths "
+        "in the run); groups: baselines, chain, llm, lora, all.")] = None,
     max_series: Annotated[int, typer.Option("--max-series", min=0, help="Products per task (stratified by volume; 0 = all).")] = 500,
     horizon: Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods per window.")] = 4,
     windows: Annotated[int, typer.Option("--windows", min=1, help="Rolling-origin windows (step = horizon).")] = 3,
+    min_history: Annotated[int | None, typer.Option("--min-history", min=1, help="Existing products: periods of history before the first window (default max(26, 4h+2), lowered to fit short data; the shortfall is reported).")] = None,
     launch_after: Annotated[str | None, typer.Option("--launch-after", help="New products: first sale on or after this date (default: a third into the data).")] = None,
     backend: Annotated[str, typer.Option("--backend", help="LLM for chain models: auto, http, embedded or none.")] = "auto",
     llm_url: Annotated[str | None, typer.Option("--llm-url", help="An OpenAI-compatible (vLLM) server URL; implies http.")] = None,
@@ -54,7 +56,8 @@ def eval_command(
     if sales is None and dataset != BUILTIN:
         raise ValueError(f"unknown dataset {dataset!r}: the built-in one is {BUILTIN!r}; pass --sales/--catalog for your own")
     config = EvalConfig(task=task, models=models or ["baselines"], horizon=horizon, n_windows=windows,
-                        max_series=max_series or None, seed=seed, launch_after=launch_after, n_boot=bootstrap)
+                        max_series=max_series or None, seed=seed, launch_after=launch_after, n_boot=bootstrap,
+                        min_history=min_history)
     started = time.perf_counter()
     data = load_with_status(sales, catalog, store)
     llm, note = None, "no chain model needs an LLM"
@@ -84,6 +87,12 @@ def eval_command(
     command = "shelfcast " + " ".join(shlex.quote(a) for a in args)
     files = write_report(result, folder, panel=harness.panel, command=command, titles=titles)
     _summary(files["leaderboard.csv"])
+    if result.routing is not None:
+        from agent.forecast.routing import routing_dir
+
+        installed = result.routing.save(routing_dir() / f"{result.routing.fingerprint}.json")
+        console.print(f"routing table {result.routing.table_id} ({len(result.routing.rules)} rules): `auto` on these "
+                      f"data now routes by it ({installed})")
     console.print(f"done in {time.perf_counter() - started:.0f}s; wrote " + ", ".join(str(p) for p in files.values()))
 
 
@@ -93,7 +102,7 @@ def _summary(path: Path) -> None:
     board = pd.read_csv(path)
     for task_name, rows in board.groupby("task", sort=False):
         table = Table(title=f"{task_name} products (sorted by WAPE)")
-        cols = ["model", "wape", "rel_wape", "mase", "wql", "coverage", "win", "d_wape_vs_best", "fallback_rate", "wall_s"]
+        cols = ["model", "wape", "rel_wape", "mase", "wql", "coverage", "coverage_cal", "win", "d_wape_vs_best", "fallback_rate", "wall_s"]
         cols = [c for c in cols if c in rows and rows[c].notna().any()]
         for col in cols:
             table.add_column(col, justify="left" if col == "model" else "right")

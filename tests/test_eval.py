@@ -214,17 +214,61 @@ def test_existing_task_rolling_windows(dataset):
 def test_new_product_task(dataset):
     task = new_product_task(dataset, horizon=4, max_series=None, launch_after="2024-02-05")
     first = dataset.sales[dataset.sales.y > 0].groupby("unique_id")["ds"].min()
-    assert set(task.items["unique_id"]) == set(first[(first >= "2024-02-05") & (first <= dataset.sales.ds.max() - pd.Timedelta(weeks=3))].index)
+    end = dataset.sales.ds.max()
+    assert set(task.items["unique_id"]) == set(first[first >= "2024-02-05"].index)
     for item in task.items.itertuples():
         assert item.start == first[item.unique_id]
         assert item.cutoff == item.start - pd.Timedelta(weeks=1)
         actual = task.actuals[task.actuals.unique_id == item.unique_id]
-        assert actual["ds"].min() == item.start and len(actual) == 4
+        full = item.start <= end - pd.Timedelta(weeks=3)
+        assert actual["ds"].min() == item.start and len(actual) == (4 if full else item.observed)
+        assert actual["ds"].max() <= end
+
+
+def test_new_products_are_scored_over_partial_horizons(dataset, tmp_path):
+    """A launch near the data end is scored from launch to data end; the shortfall is reported, not refused."""
+    end = dataset.sales.ds.max()
+    task = new_product_task(dataset, horizon=20, max_series=None, launch_after="2024-02-05")
+    partial = task.items[task.items["observed"] < 20]
+    assert len(partial) > 0 and len(task.items) == 8  # every launch kept, none needs a full horizon
+    counts = task.actuals.groupby("unique_id").size()
+    for item in task.items.itertuples():
+        assert counts[item.unique_id] == item.observed == min(20, len(pd.date_range(item.start, end, freq="W-MON")))
+    assert f"{len(partial)} of 8 launches are scored on fewer than 20 periods" in task.describe()
+    harness = Harness(dataset, tmp_path, index=WordRetriever(dataset.catalog), progress=False)
+    result = harness.run(EvalConfig(task="new", models=["knn", "category-mean"], horizon=20, max_series=None,
+                                    n_boot=100, launch_after="2024-02-05"))
+    frame = result.tasks["new"].frame
+    assert len(frame) == int(task.items["observed"].sum()) and frame[["knn", "category-mean"]].notna().all().all()
+    assert any("fewer than 20 periods" in note for note in result.notes)
+
+
+def test_min_history_lets_short_data_be_evaluated(tmp_path):
+    """Four years of months at h=12 were refused with the fixed max(26, 4h+2) history; now they run, with a note."""
+    monthly = make_dataset(n=12, periods=48, freq="MS")
+    task = existing_task(monthly, horizon=12, n_windows=3, max_series=None)
+    assert len(task.windows) == 3 and task.settings["min_history"] == 12
+    assert "min history lowered from 50 to 12" in task.describe()
+    explicit = existing_task(monthly, horizon=12, n_windows=3, max_series=None, min_history=20)
+    assert len(explicit.windows) == 2 and explicit.settings["min_history"] == 20  # explicit history kept, a window dropped
+    assert "2 of 3 windows fit" in explicit.describe()
+    first = explicit.items["stop"].min()
+    assert first >= 20 and explicit.actuals["ds"].max() == monthly.sales["ds"].max()
+    with pytest.raises(TaskError, match="--min-history"):
+        existing_task(monthly, horizon=12, n_windows=3, min_history=40)
+    # Statistical baselines still give intervals when the history is too short for their conformal windows.
+    models = ["naive", "seasonal-naive", "window-average", "croston-sba", "tsb"]
+    result = Harness(monthly, tmp_path, progress=False).run(EvalConfig(task="existing", models=models, horizon=12,
+                                                                        max_series=None, n_boot=100))
+    frame = result.tasks["existing"].frame
+    assert frame[[c for m in models for c in bl.columns(m)]].notna().all().all()
+    assert (frame["tsb-lo-80"] <= frame["tsb"]).all() and (frame["tsb"] <= frame["tsb-hi-80"]).all()
+    assert (frame["tsb-hi-80"] > frame["tsb-lo-80"]).any()
 
 
 def test_tasks_refuse_unusable_data(dataset):
     with pytest.raises(TaskError, match="periods"):
-        existing_task(dataset, horizon=8, n_windows=4)  # 32 evaluation periods leave 8 of history
+        existing_task(dataset, horizon=8, n_windows=4, min_history=35)  # 40 periods: not even one window after 35
     with pytest.raises(TaskError, match="no product first sold"):
         new_product_task(dataset, launch_after="2030-01-01")
 
@@ -436,9 +480,12 @@ def test_bad_dataset_gives_a_clear_error(tmp_path):
     bad = Dataset("bad", data.sales.assign(y=-1.0), data.catalog, data.freq)
     with pytest.raises(TaskError, match="non-negative"):
         Harness(bad, tmp_path, progress=False)
-    short = Dataset("short", data.sales[data.sales.ds < "2024-03-01"], data.catalog, data.freq)
+    short = Dataset("short", data.sales[data.sales.ds < "2024-01-29"], data.catalog, data.freq)  # 4 periods, h=4
     with pytest.raises(TaskError, match="short.*periods"):
         Harness(short, tmp_path, progress=False).run(EvalConfig(task="existing", models=["naive"]))
+    two_windows = Dataset("nine", data.sales[data.sales.ds < "2024-03-01"], data.catalog, data.freq)  # 9 periods
+    result = Harness(two_windows, tmp_path, progress=False).run(EvalConfig(task="existing", models=["naive"]))
+    assert len(result.tasks["existing"].task.windows) == 1 and any("1 of 3 windows fit" in n for n in result.notes)
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):

@@ -49,6 +49,9 @@ def show(forecast: Forecast, history: list[float]) -> None:
     for attempt in forecast.attempts:
         mark = "[green]answered[/]" if attempt.answered else "[yellow]gave way[/]"
         console.print(f"  {attempt.path}: {mark}" + (f" - {attempt.reason}" if attempt.reason else ""), soft_wrap=True)
+    for label, note in (("route", forecast.route), ("interval", forecast.calibration)):
+        if note:
+            console.print(f"[dim]{label}: {note}[/]", soft_wrap=True)
 
 
 def forecast_command(

@@ -4,6 +4,12 @@ Each path either answers or says why it gave way; the first that answers wins
 and every attempt is recorded in the Forecast. LLM output is untrusted: each
 sample is parsed and bounded, and too few valid samples is a reason to fall
 through, never a reason to fail.
+
+With a routing table (agent/forecast/routing.py, written by `shelfcast eval`),
+`auto` first tries the path or weighted combination that backtested best for
+the product's segment, then the fixed order; the table's conformal step
+calibrates the answer's 80% interval on any mode, and the Forecast records the
+rule (`route`) and the calibration.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from agent.forecast.context import ContextBuilder, ForecastContext
 from agent.forecast.floor import floor_forecast
 from agent.forecast.prompting import PromptKind, render
 from agent.forecast.result import Attempt, Forecast, ForecastPath, Mode
+from agent.forecast.routing import RoutingTable, Rule, calibrate_interval, combine_quantiles, segment_of
 from agent.forecast.samples import parse_samples, sample_quantiles
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from numeric.quantiles import MEDIAN, QUANTILES, key
@@ -61,11 +68,15 @@ _LLM_PATHS: dict[ForecastPath, PromptKind] = {"llm-few-shot": "few_shot", "llm-z
 
 class ForecastChain:
     def __init__(self, builder: ContextBuilder, backend: LLMBackend | None = None, regressor: Regressor | None = None,
-                 settings: ChainSettings = ChainSettings()):
+                 settings: ChainSettings = ChainSettings(), routing: RoutingTable | None = None, routing_note: str = ""):
+        """`routing`: the table for this dataset (agent.forecast.routing.load_routing); `routing_note` says where
+        it came from, or why there is none."""
         self.builder = builder
         self.backend = backend
         self.regressor = regressor
         self.settings = settings
+        self.routing = routing
+        self.routing_note = routing_note or ("no routing table loaded" if routing is None else "")
 
     @property
     def workers(self) -> int:
@@ -95,6 +106,28 @@ class ForecastChain:
 
     def plan(self, context: ForecastContext, mode: Mode) -> list[ForecastPath]:
         """The paths to try, in order; the floor always closes the list."""
+        return self.route(context, mode)[0]
+
+    def route(self, context: ForecastContext, mode: Mode) -> tuple[list[ForecastPath], Rule | None, str | None]:
+        """(paths in order, the routing rule that put its choice first, what the record says about routing)."""
+        fixed = self._fixed_plan(context, mode)
+        if mode != "auto":
+            return fixed, None, None
+        if self.routing is None:
+            return fixed, None, f"fixed order: {self.routing_note}"
+        segment = segment_of(context.history, context.freq)
+        rule = self.routing.route(segment)
+        if rule is None:
+            return fixed, None, f"fixed order: routing table {self.routing.table_id} has no rule for {segment.key}"
+        inapplicable = [p for p in rule.weights if p not in fixed]
+        if inapplicable:
+            return fixed, None, (f"fixed order: {rule.describe()} names {inapplicable}, which cannot answer "
+                                 f"{'a new' if context.is_new_product else 'an existing'} product")
+        first: ForecastPath = "combination" if rule.is_combination else next(iter(rule.weights))
+        note = f"{rule.describe()}, table {self.routing.table_id}, segment {segment.key}"
+        return [first, *[p for p in fixed if p != first]], rule, note
+
+    def _fixed_plan(self, context: ForecastContext, mode: Mode) -> list[ForecastPath]:
         if mode == "baseline":
             return ["baseline"]
         if mode == "regression":
@@ -113,13 +146,17 @@ class ForecastChain:
         started = time.perf_counter()
         attempts: list[Attempt] = []
         backend_down: str | None = None
-        for path in self.plan(context, mode):
+        plan, rule, route_note = self.route(context, mode)
+        for path in plan:
             tic = time.perf_counter()
             if path in _LLM_PATHS and backend_down:
                 attempts.append(Attempt(path=path, answered=False, reason=f"skipped: {backend_down}"))
                 continue
             try:
-                quantiles, details = self._answer(path, context)
+                if path == "combination":
+                    quantiles, details, backend_down = self._combination(context, rule, backend_down)
+                else:
+                    quantiles, details = self._answer(path, context)
             except BackendError as exc:
                 backend_down = f"LLM backend unavailable ({exc})"
                 attempts.append(Attempt(path=path, answered=False, reason=backend_down, latency_s=time.perf_counter() - tic))
@@ -130,6 +167,7 @@ class ForecastChain:
                 continue
             attempts.append(Attempt(path=path, answered=True, reason=details.get("method"),
                                     latency_s=time.perf_counter() - tic, **details.get("stats", {})))
+            details["route"] = route_note
             return self._result(context, path, quantiles, attempts, details, time.perf_counter() - started)
         raise AssertionError("the baseline path always answers")  # pragma: no cover
 
@@ -141,6 +179,40 @@ class ForecastChain:
             return self._regression(context)
         quantiles, method = floor_forecast(context, self.builder.dataset.season_length)
         return quantiles, {"method": method}
+
+    def _combination(self, context: ForecastContext, rule: Rule | None,
+                     backend_down: str | None) -> tuple[np.ndarray, dict, str | None]:
+        """The rule's weighted quantile average over the components that answer (weights renormalised)."""
+        assert rule is not None
+        parts: dict[str, np.ndarray] = {}
+        missing: list[str] = []
+        details: dict = {}
+        for path in rule.weights:
+            if path in _LLM_PATHS and backend_down:
+                missing.append(f"{path} skipped ({backend_down})")
+                continue
+            try:
+                parts[path], part = self._answer(path, context)  # type: ignore[arg-type]
+            except BackendError as exc:
+                backend_down = f"LLM backend unavailable ({exc})"
+                missing.append(f"{path}: {backend_down}")
+                continue
+            except PathFailed as exc:
+                missing.append(f"{path}: {exc}")
+                continue
+            for field in ("generation", "prompt_id", "model_id"):
+                details.setdefault(field, part.get(field))
+        if not parts:
+            raise PathFailed("no component of the combination answered: " + "; ".join(missing))
+        used = {p: w for p, w in rule.weights.items() if p in parts}
+        total = sum(used.values())
+        method = "quantile average of " + ", ".join(f"{p} {w / total:.2f}" for p, w in used.items())
+        if missing:
+            method += " (without " + "; ".join(missing) + ")"
+        details = {k: v for k, v in details.items() if v is not None}
+        if len(used) == 1:  # one component left: its answer, so its calibration
+            details["calibrate_as"] = next(iter(used))
+        return combine_quantiles(parts, used), details | {"method": method}, backend_down
 
     def _llm(self, kind: PromptKind, context: ForecastContext) -> tuple[np.ndarray, dict]:
         if self.backend is None:
@@ -179,8 +251,9 @@ class ForecastChain:
     def _result(self, context: ForecastContext, path: ForecastPath, quantiles: np.ndarray, attempts: list[Attempt],
                 details: dict, latency: float) -> Forecast:
         quantiles = np.maximum.accumulate(np.clip(quantiles, 0, None), axis=0)  # non-negative, no crossing
+        calibration = self._calibrate(context, details.get("calibrate_as", path), quantiles)
         generation = details.get("generation")
-        model_ids = [generation.model] if generation else ([details["model_id"]] if "model_id" in details else [])
+        model_ids = ([generation.model] if generation else []) + ([details["model_id"]] if "model_id" in details else [])
         return Forecast(
             unique_id=context.product.unique_id, title=context.product.title, freq=context.freq,
             horizon=context.horizon, dates=[d.date() for d in context.future_dates()],
@@ -191,5 +264,19 @@ class ForecastChain:
             history_tail=context.history[-8:],
             prompt_tokens=generation.prompt_tokens if generation else 0,
             completion_tokens=generation.completion_tokens if generation else 0,
-            latency_s=round(latency, 4),
+            latency_s=round(latency, 4), route=details.get("route"), calibration=calibration,
         )
+
+    def _calibrate(self, context: ForecastContext, path: str, quantiles: np.ndarray) -> str | None:
+        """Move the 0.1/0.9 rows (in place) by the table's conformal q for this path and segment; say how."""
+        if self.routing is None:
+            return None
+        segment = segment_of(context.history, context.freq)
+        found = self.routing.calibration_for(segment, path)
+        if found is None:
+            return f"not calibrated: routing table {self.routing.table_id} has no calibration for {path} in {segment.key}"
+        lo, mid, hi = QUANTILES.index(0.1), QUANTILES.index(0.5), QUANTILES.index(0.9)
+        quantiles[lo], quantiles[hi] = calibrate_interval(quantiles[lo], quantiles[mid], quantiles[hi], found.q)
+        return (f"80% interval moved by q={found.q:+.3f} widths (split conformal on {found.n} backtest values of "
+                f"{path} in {found.segment.key}; held-out coverage {found.coverage_before:.2f} -> "
+                f"{found.coverage_after:.2f}), table {self.routing.table_id}")

@@ -32,10 +32,16 @@ def floor_forecast(context: ForecastContext, season_length: int) -> tuple[np.nda
         return np.clip(np.vstack([lo, mean, hi]), 0, None), f"seasonal naive (season {season_length})"
     window = min(WINDOW_AVERAGE, history.size)
     mean = WindowAverage(window_size=window).forecast(y=history, h=h)["mean"]
-    recent = history[-SPREAD_WINDOW:]
+    lo, hi = spread_interval(history, mean)
+    return np.vstack([lo, mean, hi]), f"window average ({window})"
+
+
+def spread_interval(history: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 0.1/0.9 band around `point` from the spread of the last SPREAD_WINDOW values about their mean
+    (no residual windows needed, so it works on the shortest histories); never below 0 or across the point."""
+    recent = np.asarray(history, dtype=float)[-SPREAD_WINDOW:]
     deviation = np.quantile(recent - recent.mean(), [QUANTILES[0], QUANTILES[-1]])
-    lo, hi = np.clip(mean + deviation[0], 0, None), mean + deviation[1]
-    return np.vstack([np.minimum(lo, mean), mean, np.maximum(hi, mean)]), f"window average ({window})"
+    return np.minimum(np.clip(point + deviation[0], 0, None), point), np.maximum(point + deviation[1], point)
 
 
 def _launch_curve(context: ForecastContext) -> tuple[np.ndarray, str]:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from numeric.quantiles import QUANTILES, key
 
-ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline"]
+ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline", "combination"]
 Mode = Literal["auto", "few-shot", "zero-shot", "regression", "baseline"]
 
 
@@ -44,6 +44,9 @@ class Forecast(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    route: str | None = Field(None, description="Which rule of which routing table chose the first path (auto), or why "
+                              "the fixed order was used.")
+    calibration: str | None = Field(None, description="How the 80% interval was calibrated on backtest residuals, if it was.")
 
     def quantile(self, q: float) -> list[float]:
         """Values per date of quantile level `q` (e.g. 0.1); KeyError names the levels there are."""

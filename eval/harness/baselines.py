@@ -18,7 +18,10 @@ Models (the evaluation protocol in ARCHITECTURE.md):
   (4 periods), `auto-ets` (seasonal only with >= 2 seasons), `croston-sba`,
   `tsb` (alpha_d = alpha_p = 0.2, Nixtla's intermittent-demand defaults).
   Models without native intervals get statsforecast's ConformalIntervals
-  (4 windows of `horizon`).
+  (up to 4 windows of `horizon`, as many as the group's shortest history
+  allows); series too short for 2 windows (possible with a low
+  `--min-history`) get the chain floor's spread band instead
+  (`agent.forecast.floor.spread_interval`).
 - `gbm`: one global sklearn HistGradientBoostingRegressor per quantile
   (0.1, 0.5, 0.9; pinball loss) on scaled lags, rolling means, selling share,
   age, forecast step and week of year; direct multi-step (the step is a feature).
@@ -59,7 +62,7 @@ PROFILE_CAP = 10.0
 CONFORMAL_WINDOWS = 4
 TSB_ALPHA = 0.2
 
-Kind = Literal["baseline", "chain"]
+Kind = Literal["baseline", "chain", "derived"]  # derived: computed from the chain paths' rows
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,14 @@ MODELS: dict[str, EvalModel] = {spec.name: spec for spec in [
     EvalModel("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
     EvalModel("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
               "auto"),
+    EvalModel("combination", "derived", ("existing", "new"), False,
+              "quantile average of the chain paths in the run, inverse-WAPE weights per segment (held out by series folds)"),
+    EvalModel("routed", "derived", ("existing", "new"), False,
+              "the path or combination with the best backtest WAPE in the segment (auto with a routing table; held out)"),
 ]}
 BASELINES = [name for name, spec in MODELS.items() if spec.kind == "baseline"]
 # The tuned-LLM rows need a trained adapter, so they are their own group rather than part of chain/all.
-CHAIN_MODELS = [name for name, spec in MODELS.items() if spec.kind == "chain" and spec.weights == "base"]
+CHAIN_MODELS = [name for name, spec in MODELS.items() if spec.kind in ("chain", "derived") and spec.weights == "base"]
 LORA_MODELS = [name for name, spec in MODELS.items() if spec.weights == "lora"]
 STAT_MODELS = ["naive", "seasonal-naive", "window-average", "auto-ets", "croston-sba", "tsb"]
 REFERENCE = {"existing": "seasonal-naive", "new": "category-mean"}  # relative scores are against these
@@ -154,7 +161,13 @@ def stat_forecast(name: str, visible: VisiblePanel, unique_ids: list[str], horiz
     m = visible.season_length
     lengths = visible.stop - visible.first[rows]
     is_seasonal = seasonal(lengths, m)
-    conformal = ConformalIntervals(h=horizon, n_windows=CONFORMAL_WINDOWS)
+    # ConformalIntervals needs n_windows * horizon + 1 values per series; shorter series get the spread band.
+    fits = np.clip((lengths - 1) // horizon, 0, CONFORMAL_WINDOWS)
+    if name in ("naive", "auto-ets"):  # native intervals
+        fits = np.full_like(fits, CONFORMAL_WINDOWS)
+    short = rows[fits < 2]
+    rows, is_seasonal = rows[fits >= 2], is_seasonal[fits >= 2]
+    conformal = ConformalIntervals(h=horizon, n_windows=int(fits[fits >= 2].min()) if (fits >= 2).any() else 2)
     groups: list[tuple[np.ndarray, object]] = []
     if name == "naive":
         groups = [(rows, Naive(alias=name))]
@@ -178,12 +191,31 @@ def stat_forecast(name: str, visible: VisiblePanel, unique_ids: list[str], horiz
         train = visible.long(group_rows)
         fitted = StatsForecast(models=[model], freq=visible.freq, n_jobs=1).forecast(df=train, h=horizon, level=[LEVEL])
         parts.append(fitted)
+    if len(short):
+        parts.append(_short_series(name, visible, short, horizon))
     out = pd.concat(parts, ignore_index=True)
     for col in columns(name):
         out[col] = out[col].clip(lower=0)
     out[f"{name}-lo-{LEVEL}"] = np.minimum(out[f"{name}-lo-{LEVEL}"], out[name])
     out[f"{name}-hi-{LEVEL}"] = np.maximum(out[f"{name}-hi-{LEVEL}"], out[name])
     return out[["unique_id", "ds", *columns(name)]]
+
+
+def _short_series(name: str, visible: VisiblePanel, rows: np.ndarray, horizon: int) -> pd.DataFrame:
+    """The same model's point forecast (no intervals) with the floor's spread band, for too-short series."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import CrostonSBA, TSB, WindowAverage
+
+    from agent.forecast.floor import spread_interval
+
+    model = {"croston-sba": CrostonSBA(alias=name), "tsb": TSB(alpha_d=TSB_ALPHA, alpha_p=TSB_ALPHA, alias=name)}.get(
+        name, WindowAverage(WINDOW_AVERAGE, alias=name))
+    fitted = StatsForecast(models=[model], freq=visible.freq, n_jobs=1).forecast(df=visible.long(rows), h=horizon)
+    for row in rows:
+        at = (fitted["unique_id"] == visible.ids[row]).to_numpy()
+        lo, hi = spread_interval(visible.history(row), fitted.loc[at, name].to_numpy())
+        fitted.loc[at, f"{name}-lo-{LEVEL}"], fitted.loc[at, f"{name}-hi-{LEVEL}"] = lo, hi
+    return fitted
 
 
 # ----------------------------------------------------------------- global GBM

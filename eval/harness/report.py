@@ -8,6 +8,8 @@
 - bars_<task>.png  metric bars by model; fans_<task>.png fan charts for sample products
 - report.html      all of the above, images embedded as base64 (one file to send around)
 - run.json         configuration, dataset, machine, timings
+- routing.json     the routing table (rules, combination weights, conformal q) when chain paths ran;
+                   `shelfcast eval` also installs it under $SHELFCAST_HOME/routing for `auto`
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from eval.harness.metrics import (  # noqa: E402
 from eval.harness.runner import EvalResult, TaskResult  # noqa: E402
 
 COLUMNS = ["task", "model", "kind", "series", "forecasts", "wape", "rel_wape", "mase", "rel_mase", "wql", "rel_wql",
-           "smape", "bias", "coverage", "mae", "win", "tie", "loss", "d_wape_vs_best", "d_wape_lo", "d_wape_hi",
+           "smape", "bias", "coverage", "coverage_cal", "mae", "win", "tie", "loss", "d_wape_vs_best", "d_wape_lo", "d_wape_hi",
            "invalid_sample_rate", "fallback_rate", "paths", "wall_s", "forecasts_per_s", "cached"]
 PRIMARY = "wape"
 
@@ -100,6 +102,9 @@ class TaskAnalysis:
             boot = self.boot.get(model)
             if boot:
                 row.update({"d_wape_vs_best": boot["delta"], "d_wape_lo": boot["lo"], "d_wape_hi": boot["hi"]})
+            evidence = self.result.evidence
+            if evidence is not None and model in set(evidence.coverage["model"]):
+                row["coverage_cal"] = float(evidence.coverage.set_index("model").loc[model, "after"])
             row.update(chain_stats(run.diag))
             # A row whose LLM answers were replayed from the response cache was not timed: its speed is
             # the replay's, so none is shown (the run that generated them, or bench_llm, has the figure).
@@ -120,7 +125,7 @@ class TaskAnalysis:
         ref = self.reference
         lines.append(f"Best baseline by WAPE: **{self.best}** (WAPE {t.loc[self.best, 'wape']:.3f}"
                      + (f", {t.loc[self.best, 'rel_wape']:.3f} x the reference {ref}" if ref else "") + ").")
-        chain = [m for m in t.index if t.loc[m, "kind"] == "chain"]
+        chain = [m for m in t.index if t.loc[m, "kind"] in ("chain", "derived")]
         if not chain:
             lines.append("No chain model (LLM few-shot/zero-shot, regression, auto) is in this run: the table compares "
                          "baselines only. Add them with `--models baselines,chain`.")
@@ -142,15 +147,20 @@ class TaskAnalysis:
             else:
                 losses = ", ".join(f"{b} ({better.loc[b, PRIMARY]:.3f})" for b in better.index)
                 lines.append(f"{label} loses on WAPE to {len(better)} baseline(s): {losses}{ci}.")
-            if MODELS[model].kind == "chain" and np.isfinite(t.loc[model, "fallback_rate"]):
+            if MODELS[model].kind in ("chain", "derived") and np.isfinite(t.loc[model, "fallback_rate"]):
                 lines.append(f"  {model}: answered by {t.loc[model, 'paths']}; fallback rate "
                              f"{t.loc[model, 'fallback_rate']:.1%}"
                              + (f", invalid LLM samples {t.loc[model, 'invalid_sample_rate']:.1%}"
                                 if np.isfinite(t.loc[model, "invalid_sample_rate"]) else "") + ".")
+        calibrated = t["coverage_cal"].dropna()
+        if not calibrated.empty:
+            lines.append("80% interval coverage after conformal calibration (held out by series folds), before -> "
+                         "after: " + ", ".join(f"{m} {t.loc[m, 'coverage']:.1%} -> {v:.1%}" for m, v in calibrated.items())
+                         + ".")
         cover = t["coverage"].dropna()
         off = cover[(cover - LEVEL / 100).abs() > 0.1]
         if not off.empty:
-            lines.append(f"80% intervals off by more than 10 points: "
+            lines.append("80% intervals off by more than 10 points: "
                          + ", ".join(f"{m} {v:.1%}" for m, v in off.sort_values().items()) + ".")
         return lines
 
@@ -301,6 +311,8 @@ def write_report(result: EvalResult, out: Path | str, panel=None, command: str |
                          "skipped_models": tr.skipped} for k, tr in result.tasks.items()}}
     (out / "run.json").write_text(json.dumps(run, indent=1, default=str))
     files["run.json"] = out / "run.json"
+    if result.routing is not None:
+        files["routing.json"] = result.routing.save(out / "routing.json")
     (out / "leaderboard.md").write_text(markdown(result, analyses, run))
     files["leaderboard.md"] = out / "leaderboard.md"
     (out / "report.html").write_text(html_report(result, analyses, run, images))
@@ -309,7 +321,7 @@ def write_report(result: EvalResult, out: Path | str, panel=None, command: str |
 
 
 DISPLAY = ["model", "kind", "wape", "rel_wape", "mase", "rel_mase", "wql", "rel_wql", "smape", "bias", "coverage",
-           "mae", "win", "tie", "loss", "d_wape_vs_best", "d_wape_lo", "d_wape_hi", "fallback_rate",
+           "coverage_cal", "mae", "win", "tie", "loss", "d_wape_vs_best", "d_wape_lo", "d_wape_hi", "fallback_rate",
            "invalid_sample_rate", "wall_s", "forecasts_per_s"]
 
 

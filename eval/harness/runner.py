@@ -30,7 +30,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agent.data.dataset import Dataset
 from agent.llm.cache import CachedBackend
 from eval.harness import baselines as bl
+from agent.forecast.routing import RoutingTable, dataset_fingerprint
 from eval.harness.baselines import MODELS, CachedRetriever, columns
+from eval.harness.routing import Evidence, candidates, cross_fit, item_segments, to_table
 from eval.harness.tasks import EvalTask, Panel, TaskError, existing_task, new_product_task
 from numeric.quantiles import LEVEL
 
@@ -48,6 +50,7 @@ class EvalConfig:
     seed: int = 0
     launch_after: str | None = None
     n_boot: int = 2000
+    min_history: int | None = None  # existing products: periods before the first window (None: max(26, 4h+2), lowered to fit)
 
     def __post_init__(self) -> None:
         if self.task not in ("existing", "new", "both"):
@@ -75,6 +78,7 @@ class TaskResult:
     runs: dict[str, ModelRun]
     skipped: dict[str, str]  # model -> why it was not run on this task
     train: pd.DataFrame | None  # sales of the task's products (MASE scale), existing products only
+    evidence: Evidence | None = None  # held-out combination/routing and calibrated coverage (chain paths in the run)
 
 
 @dataclass
@@ -86,6 +90,7 @@ class EvalResult:
     wall_s: float
     backend_note: str = ""
     notes: list[str] = field(default_factory=list)
+    routing: RoutingTable | None = None  # fitted on every task's chain paths; None when no chain path ran
 
 
 class Harness:
@@ -153,7 +158,7 @@ class Harness:
         for kind in config.task_kinds:
             if kind == "existing":
                 tasks.append(existing_task(self.dataset, self.panel, config.horizon, config.n_windows,
-                                           config.max_series, config.seed))
+                                           config.max_series, config.seed, config.min_history))
             else:
                 tasks.append(new_product_task(self.dataset, self.panel, config.horizon, config.max_series,
                                               config.seed, config.launch_after))
@@ -167,6 +172,7 @@ class Harness:
         results: dict[str, TaskResult] = {}
         notes: list[str] = []
         tasks = self.make_tasks(config)
+        notes += [f"{task.kind} task: {s}" for task in tasks for s in task.settings.get("shortfall", [])]
         if self.regressor is not None and any(MODELS[m].mode in ("regression", "auto") for m in config.models):
             notes += regression_overlap(self.regressor, tasks)
         for note in notes:
@@ -176,6 +182,8 @@ class Harness:
             runs, skipped = {}, {}
             for model in config.models:
                 spec = MODELS[model]
+                if spec.kind == "derived" and task.kind in spec.tasks:
+                    continue  # computed from the other rows below
                 if task.kind not in spec.tasks:
                     skipped[model] = (
                         "for a new product the chain's zero-shot and few-shot use the same new-product prompt "
@@ -194,17 +202,42 @@ class Harness:
                 missing = frame[model].isna().sum()
                 if missing:
                     raise RuntimeError(f"{model} on {task.kind}: {missing} forecasts missing")
+            evidence = self._evidence(task, frame, runs, skipped, config)
+            if evidence is not None:
+                for model in [m for m in config.models if MODELS[m].kind == "derived" and m not in skipped]:
+                    runs[model] = _derived_run(task, model, evidence)
+                    frame = frame.merge(runs[model].forecasts, on=["unique_id", "ds", "cutoff"], how="left",
+                                        validate="1:1")
             train = None
             if task.kind == "existing":
                 ids = task.items["unique_id"].unique()
                 sales = self.dataset.sales
                 train = sales.loc[sales["unique_id"].astype(str).isin(ids), ["unique_id", "ds", "y"]].assign(
                     unique_id=lambda d: d["unique_id"].astype(str)).sort_values(["unique_id", "ds"], ignore_index=True)
-            results[task.kind] = TaskResult(task, frame, runs, skipped, train)
+            results[task.kind] = TaskResult(task, frame, runs, skipped, train, evidence)
         if not results:
             raise ValueError(f"none of the models {', '.join(config.models)} applies to the {config.task} task(s)")
+        evidence = [r.evidence for r in results.values() if r.evidence is not None]
+        routing = None
+        if evidence:
+            source = f"shelfcast eval into {self.out} at {stamp}: " + "; ".join(r.task.describe() for r in results.values())
+            routing = to_table(evidence, self.dataset.name, dataset_fingerprint(self.dataset.sales, self.dataset.freq),
+                               source)
         return EvalResult(self.dataset.name, config, results, stamp, time.perf_counter() - started,
-                          self.backend_note, notes)
+                          self.backend_note, notes, routing)
+
+    def _evidence(self, task: EvalTask, frame: pd.DataFrame, runs: dict, skipped: dict,
+                  config: EvalConfig) -> Evidence | None:
+        """Cross-fitted routing, combination and calibration over the chain paths in this run (None: no path ran)."""
+        paths = candidates(task.kind, list(runs))
+        derived = [m for m in config.models if MODELS[m].kind == "derived" and task.kind in MODELS[m].tasks]
+        if len(paths) < 2:
+            for model in derived:
+                skipped[model] = (f"needs at least two chain paths ({', '.join(candidates(task.kind, list(MODELS)))}) "
+                                  f"in the run; it has {paths or 'none'}")
+        if not paths:
+            return None
+        return cross_fit(frame, item_segments(task, self.panel), task.kind, paths)
 
     def run_model(self, task: EvalTask, model: str, seed: int = 0) -> ModelRun:
         folder = self.out / "cache" / task.kind
@@ -376,6 +409,18 @@ def _chain_diag(chain, context, forecast, mode: str, item) -> dict:
             "reasons": " | ".join(forecast.fallback_reasons), "latency_s": float(forecast.latency_s),
             "analog_ids": ",".join(a.unique_id for a in context.analogs), "history_length": len(context.history),
             "backend": forecast.backend or "", "model_ids": ",".join(forecast.model_ids)}
+
+
+def _derived_run(task: EvalTask, model: str, evidence: Evidence) -> ModelRun:
+    """A row computed from the chain paths' held-out forecasts; for `routed` the diagnostics say which path."""
+    forecasts = evidence.rows[["unique_id", "ds", "cutoff", *columns(model)]]
+    diag = pd.DataFrame()
+    if model == "routed":
+        per_item = evidence.rows.groupby(["unique_id", "cutoff"], as_index=False)["routed_model"].first()
+        diag = per_item.rename(columns={"routed_model": "path"}).assign(fallback=False, samples_total=0, samples_valid=0)
+    meta = {"model": model, "task": task.kind, "n_forecasts": len(task.items), "wall_s": None, "forecasts_per_s": None,
+            "derived_from": evidence.candidates}
+    return ModelRun(task.kind, model, forecasts, diag, meta | {"cached": False})
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:

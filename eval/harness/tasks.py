@@ -6,11 +6,18 @@ Two tasks, both leak-free by construction:
   periods each, step = horizon, the last one ending at the end of the data.
   Products qualify on the data before the *first* window only (enough history,
   enough periods with a sale), so nothing in the evaluation periods decides who
-  is evaluated. A sample of `max_series` is drawn stratified by volume (total
+  is evaluated. `min_history` defaults to max(26, 4h+2) periods; when the data
+  are shorter it is lowered (to no less than h) and then windows are dropped,
+  and the shortfall is recorded, so any data with two windows' worth of
+  periods can be evaluated (four years of months at h=12 was refused before). A sample of `max_series` is drawn stratified by volume (total
   units before the first window), seeded.
-- **new**: products whose first sale is on or after `launch_after` and whose
-  first `horizon` periods after launch are all inside the data. Each is forecast
-  from its launch: everything the models see is strictly before that date.
+- **new**: products whose first sale is on or after `launch_after` and before
+  the end of the data. Each is forecast from its launch for `horizon` periods
+  and scored on the periods the data hold (launch to data end): a product
+  launched 3 periods before the end is scored on 3, and the shortfall is
+  counted in the task's settings and description rather than the product being
+  dropped (a monthly launch set at h=12 kept 3 of 60 products when a full
+  horizon was required). Everything the models see is strictly before launch.
   Sampled stratified by the launch window's volume (the only volume a new
   product has; every model is scored on the same sample, so this does not
   favour any of them).
@@ -157,12 +164,14 @@ class EvalTask:
         return digest.hexdigest()[:16]
 
     def describe(self) -> str:
+        shortfall = "".join(f"; {s}" for s in self.settings.get("shortfall", []))
         if self.kind == "existing":
             cutoffs = ", ".join(str(pd.Timestamp(c).date()) for c in self.windows)
             return (f"existing products: {self.n_series} series x {len(self.windows)} windows of {self.horizon} "
-                    f"periods (cutoffs {cutoffs}), sampled from {self.settings.get('eligible', '?')} eligible")
+                    f"periods (cutoffs {cutoffs}), sampled from {self.settings.get('eligible', '?')} eligible{shortfall}")
         return (f"new products: {self.n_series} launches from {self.settings.get('launch_after')} on, first "
-                f"{self.horizon} periods after launch, sampled from {self.settings.get('eligible', '?')} eligible")
+                f"{self.horizon} periods after launch, sampled from {self.settings.get('eligible', '?')} eligible"
+                f"{shortfall}")
 
 
 def stratified_sample(volume: pd.Series, n: int | None, seed: int, strata: int = STRATA) -> pd.Series:
@@ -202,19 +211,32 @@ def existing_task(dataset: Dataset, panel: Panel | None = None, horizon: int = 4
                   min_selling: int | None = None) -> EvalTask:
     """Rolling-origin windows over sampled established products.
 
-    `min_history` (default max(26, 4 * horizon + 2): enough for conformal
-    intervals over 4 windows) periods before the first window, with a sale in
-    at least `min_selling` (default half of min_history) of them.
+    `min_history` periods before the first window (default max(26, 4 * horizon + 2),
+    enough for conformal intervals over 4 windows, lowered to what the data allow
+    when they are shorter), with a sale in at least `min_selling` (default half
+    of min_history) of them. An explicit `min_history` is never lowered: too few
+    periods for it drops windows; fewer than one window is a TaskError.
     """
     if horizon < 1 or n_windows < 1:
         raise TaskError(f"horizon and windows must be >= 1, got {horizon} and {n_windows}")
+    if min_history is not None and min_history < 1:
+        raise TaskError(f"min_history must be >= 1, got {min_history}")
     panel = panel or Panel(dataset)
-    min_history = min_history or max(26, 4 * horizon + 2)
+    requested_windows, shortfall = n_windows, []
+    if min_history is None:
+        default = max(26, 4 * horizon + 2)
+        min_history = max(horizon, min(default, len(panel) - n_windows * horizon))
+        if min_history < default:
+            shortfall.append(f"min history lowered from {default} to {min_history} periods (the data have {len(panel)})")
+    n_windows = min(n_windows, (len(panel) - min_history) // horizon)
+    if n_windows < 1:
+        raise TaskError(f"dataset {dataset.name!r} has {len(panel)} periods: one window of {horizon} needs at least "
+                        f"{horizon + min_history} ({min_history} of history first; lower it with --min-history)")
+    if n_windows < requested_windows:
+        shortfall.append(f"{n_windows} of {requested_windows} windows fit ({len(panel)} periods, "
+                         f"{min_history} of history first)")
     min_selling = min_selling if min_selling is not None else min_history // 2
     first_stop = len(panel) - n_windows * horizon
-    if first_stop < min_history:
-        raise TaskError(f"dataset {dataset.name!r} has {len(panel)} periods: {n_windows} windows of {horizon} "
-                        f"need at least {n_windows * horizon + min_history} ({min_history} of history first)")
     before = panel.values[:, :first_stop]
     history = first_stop - panel.first
     selling = (np.nan_to_num(before) > 0).sum(axis=1)
@@ -237,7 +259,7 @@ def existing_task(dataset: Dataset, panel: Panel | None = None, horizon: int = 4
                                          "y": panel.values[rows, stop + k]}))
     return EvalTask("existing", horizon, panel.freq, panel.season_length, _frame(items), _sorted(actuals),
                     {"n_windows": n_windows, "max_series": max_series, "seed": seed, "min_history": min_history,
-                     "min_selling": min_selling, "eligible": int(eligible.sum())})
+                     "min_selling": min_selling, "eligible": int(eligible.sum()), "shortfall": shortfall})
 
 
 def default_launch_after(panel: Panel) -> pd.Timestamp:
@@ -247,7 +269,8 @@ def default_launch_after(panel: Panel) -> pd.Timestamp:
 
 def new_product_task(dataset: Dataset, panel: Panel | None = None, horizon: int = 4, max_series: int | None = 500,
                      seed: int = 0, launch_after: pd.Timestamp | str | None = None) -> EvalTask:
-    """Launches on or after `launch_after`, each forecast from its first sale for `horizon` periods."""
+    """Launches on or after `launch_after`, each forecast from its first sale for `horizon` periods,
+    scored on those of them inside the data (at least the launch period)."""
     panel = panel or Panel(dataset)
     launch_after = pd.Timestamp(launch_after) if launch_after is not None else default_launch_after(panel)
     first_allowed = int(panel.periods.searchsorted(launch_after))
@@ -255,13 +278,15 @@ def new_product_task(dataset: Dataset, panel: Panel | None = None, horizon: int 
         raise TaskError(f"launch_after {launch_after.date()} is at the start of the data: no launch has anything "
                         "before it to learn from")
     launch = panel.first_sale
-    eligible = (launch >= first_allowed) & (launch + horizon <= len(panel))
+    eligible = (launch >= first_allowed) & (launch < len(panel))
     if not eligible.any():
         raise TaskError(f"dataset {dataset.name!r}: no product first sold between {launch_after.date()} and "
-                        f"{horizon} periods before the end of the data")
+                        "the end of the data")
     rows_all = np.flatnonzero(eligible)
-    window = np.stack([panel.values[rows_all, launch[rows_all] + k] for k in range(horizon)], axis=1)
-    volume = pd.Series(window.sum(axis=1), index=panel.ids[rows_all])
+    # The launch window as far as the data reach (NaN past the end counts as nothing sold for the volume strata).
+    padded = np.pad(panel.values, ((0, 0), (0, horizon)), constant_values=np.nan)
+    window = np.stack([padded[rows_all, launch[rows_all] + k] for k in range(horizon)], axis=1)
+    volume = pd.Series(np.nansum(window, axis=1), index=panel.ids[rows_all])
     sample = stratified_sample(volume, max_series, seed)
     rows = panel.rows(sample.index)
     stops = launch[rows]
@@ -269,11 +294,17 @@ def new_product_task(dataset: Dataset, panel: Panel | None = None, horizon: int 
     cutoffs = panel.periods[stops] - step
     items = pd.DataFrame({"unique_id": sample.index, "cutoff": cutoffs, "start": panel.periods[stops], "stop": stops,
                           "volume": volume.loc[sample.index].to_numpy(), "stratum": sample.to_numpy()})
-    actuals = [pd.DataFrame({"unique_id": sample.index, "ds": panel.periods[stops + k], "cutoff": cutoffs,
-                             "y": panel.values[rows, stops + k]}) for k in range(horizon)]
+    observed = np.minimum(horizon, len(panel) - stops)
+    items["observed"] = observed
+    actuals = [pd.DataFrame({"unique_id": sample.index[inside], "ds": panel.periods[stops[inside] + k],
+                             "cutoff": cutoffs[inside], "y": panel.values[rows[inside], stops[inside] + k]})
+               for k in range(horizon) if (inside := observed > k).any()]
+    partial = int((observed < horizon).sum())
+    shortfall = ([f"{partial} of {len(items)} launches are scored on fewer than {horizon} periods (launch to data "
+                  f"end; {int(observed.sum())} of {len(items) * horizon} periods scored)"] if partial else [])
     return EvalTask("new", horizon, panel.freq, panel.season_length, _frame([items]), _sorted(actuals),
                     {"max_series": max_series, "seed": seed, "launch_after": str(launch_after.date()),
-                     "eligible": int(eligible.sum())})
+                     "eligible": int(eligible.sum()), "shortfall": shortfall})
 
 
 def _frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
