@@ -23,9 +23,12 @@ What each function does, and why at that depth:
   \\u-escaped: lossless for a JSON reader, inert on a terminal.
 
 The terminal side applies `clean` to every segment rich renders
-(`agent.cli.common.SafeConsole`), and the prompt side applies `for_prompt` to
-every value a prompt template receives (`agent.forecast.prompting.fill`), so
-neither depends on each call site remembering.
+(`agent.cli.common.SafeConsole`). The prompt side is the `PromptText` type: the
+forecast context's product and analog fields are PromptText
+(`agent.forecast.context`), so every forecast prompt, every `finetune llm`
+training pair and every evaluation prompt is built from sanitized, bounded
+text whatever path built the context; the report narrative and the ask answer
+pass their data-bearing facts through `for_prompt` as they render.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator
 from rich.markup import escape
 
 # Longest untrusted value a prompt receives (titles, descriptions, group names): the API's text limit.
@@ -82,6 +86,10 @@ def for_prompt(text: str, max_chars: int = PROMPT_VALUE_CHARS) -> str:
     text = unicodedata.normalize("NFKC", clean(_SURROGATES.sub("\ufffd", text), keep_lines=False))
     text = _SPACES.sub(" ", text).strip()
     return cut(_SPECIAL_TOKEN.sub("< |", text), max_chars)
+
+
+# A str field holding untrusted text that may reach a prompt: sanitized and bounded when the model is built.
+PromptText = Annotated[str, AfterValidator(for_prompt)]
 
 
 def for_markup(text: object) -> str:

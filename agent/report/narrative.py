@@ -37,6 +37,7 @@ from agent.grounding import check, direction, sentences
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.report.model import Narrative, TrendStats
 from agent.report.wording import facts, template_narrative
+from agent.safe_text import for_prompt
 
 PROMPT = "report_narrative"
 N_SAMPLES = 2
@@ -47,6 +48,7 @@ TEMPERATURE = 0.5
 STOP = ["<|im_end|>", "\n\n"]
 TIMEOUT_S = 180.0
 MAX_CHARS = 900
+FACT_CHARS = 600  # one fact names a few groups; a catalog name cannot make it longer than this
 MIN_SENTENCES = 2
 SENTENCES_ASKED = 4
 
@@ -127,8 +129,10 @@ def write_narrative(stats: TrendStats, backend: LLMBackend | None) -> Narrative:
     if backend is None:
         return template(stats, "no LLM backend (--backend none or none available)")
     given = facts(stats)
-    prompt = load_template(PROMPT).format(selection=stats.scope.selection, period=stats.scope.period,
-                                          facts=given, sentences=SENTENCES_ASKED)
+    # Group and selection names come from the catalog: each fact is one bounded line (agent.safe_text).
+    prompt = load_template(PROMPT).format(selection=for_prompt(stats.scope.selection), period=stats.scope.period,
+                                          facts=[for_prompt(fact, FACT_CHARS) for fact in given],
+                                          sentences=SENTENCES_ASKED)
     request = GenerationRequest(prompt=prompt, n=N_SAMPLES, max_tokens=MAX_TOKENS, temperature=TEMPERATURE,
                                 stop=STOP, timeout_s=TIMEOUT_S)
     try:
