@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, get_args
 
@@ -15,7 +16,7 @@ from agent.forecast.result import Forecast, Mode
 from agent.models import ModelNotAvailable
 from agent.pipeline import Shelfcast
 from agent.plots import fan_chart
-from agent.safe_text import for_markup
+from agent.safe_text import clean, for_markup
 
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods to forecast.")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="auto (vLLM if SHELFCAST_LLM_URL is healthy, else embedded), http, embedded, none.")]
@@ -96,6 +97,10 @@ def new_product_command(
     plot: PlotOpt = None,
 ) -> None:
     """Predict the first periods of a product with no sales history, from similar products' launches."""
+    if not clean(title).strip():
+        raise ValueError("--title is empty (or only invisible characters): give the product's name")
+    if price is not None and not math.isfinite(price):
+        raise ValueError(f"--price must be a finite number, got {price}")
     pipeline = _load(sales, catalog, None, backend, model)
     forecast = pipeline.forecast_new(title, horizon, department=department, category=category,
                                      description=description, price=price)

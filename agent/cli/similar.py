@@ -17,6 +17,7 @@ from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_consol
 from agent.data import BuiltinDataMissing, DataError
 from agent.models import ModelNotAvailable
 from agent.retrieval import ProductIndex
+from agent.safe_text import for_markup
 
 RECENT_WEEKS = 8
 

@@ -117,6 +117,11 @@ def _require_columns(frame: pd.DataFrame, required: list[str], source: str) -> N
             raise DataError(source, f"missing required column (have: {', '.join(map(str, frame.columns))})", column=column)
 
 
+def _shown(value: object) -> str:
+    """A cell as the user wrote it, quoted: numpy scalars as plain numbers ('-inf', not np.float64(-inf))."""
+    return repr(str(value.item() if isinstance(value, np.generic) else value))
+
+
 def _first_bad(frame: pd.DataFrame, mask: pd.Series) -> int:
     return file_row(frame, int(np.flatnonzero(mask.to_numpy())[0]))
 
@@ -140,7 +145,7 @@ def validate_sales(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str,
     bad = y.isna() | ~np.isfinite(y)
     if bad.any():
         row = _first_bad(out, bad)
-        raise DataError(source, f"non-numeric or missing value {out['y'].iloc[row - 1]!r} ({int(bad.sum())} rows); y must be a finite number of units", row, "y")
+        raise DataError(source, f"non-numeric or missing value {_shown(out['y'].iloc[row - 1])} ({int(bad.sum())} rows); y must be a finite number of units", row, "y")
     negative = y < 0
     if negative.any():
         row = _first_bad(out, negative)
@@ -157,7 +162,7 @@ def validate_sales(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str,
             values = pd.to_numeric(out[optional], errors="coerce")
             bad = (values.isna() & out[optional].notna()) | values.isin([np.inf, -np.inf])
             if bad.any():
-                raise DataError(source, f"non-numeric or infinite value {out[optional].iloc[_first_bad(out, bad) - 1]!r}",
+                raise DataError(source, f"non-numeric or infinite value {_shown(out[optional].iloc[_first_bad(out, bad) - 1])}",
                                 _first_bad(out, bad), optional)
             out[optional] = values
 
@@ -210,7 +215,8 @@ def parse_dates(frame: pd.DataFrame, source: str, column: str = "ds") -> tuple[p
     bad = ds.isna()
     if bad.any():
         row = _first_bad(frame, bad)
-        raise DataError(source, f"unparseable date {raw.iloc[row - 1]!r} ({int(bad.sum())} rows)", row, column)
+        raise DataError(source, f"unparseable date {_shown(raw.iloc[row - 1])} ({int(bad.sum())} rows); dates must be real "
+                                f"calendar dates within {FIRST_DATE.date()}..{LAST_DATE.date()}", row, column)
     outside = (ds < FIRST_DATE) | (ds > LAST_DATE)
     if outside.any():
         row = _first_bad(frame, outside)
@@ -301,7 +307,7 @@ def validate_catalog(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         price = pd.to_numeric(out["price"], errors="coerce")
         bad = (price.isna() & out["price"].notna()) | (price < 0) | (price == np.inf)
         if bad.any():
-            raise DataError(source, f"price must be a non-negative number, got {out['price'].iloc[_first_bad(out, bad) - 1]!r}", _first_bad(out, bad), "price")
+            raise DataError(source, f"price must be a non-negative number, got {_shown(out['price'].iloc[_first_bad(out, bad) - 1])}", _first_bad(out, bad), "price")
         out["price"] = price
     if "launch_date" in out.columns:
         launch = pd.to_datetime(out["launch_date"], errors="coerce")
