@@ -317,8 +317,12 @@ class JsonErrorsH11Protocol(H11Protocol):
     def _header_deadline(self) -> None:
         # Still no request headers since the timer was armed: nothing more will come of this connection.
         waiting = self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
-        if waiting and not self.transport.is_closing():
+        if not waiting or self.transport.is_closing():
+            return
+        if self.conn.trailing_data[0]:  # part of a request arrived: say why it is cut off
             self._send_json_error(408, f"request headers not received within {self.header_timeout_s:g} s")
+        else:  # an idle connection: nothing to answer
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         self._send_json_error(400, f"malformed HTTP request: {msg}")
