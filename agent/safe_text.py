@@ -19,6 +19,8 @@ What each function does, and why at that depth:
   puts the text on one line (a value cannot start a prompt line of its own),
   breaks ChatML special tokens, and cuts it to a bounded length.
 - `for_markup` escapes rich markup, for user text interpolated into a styled line.
+- `links_in` finds URLs, domains and e-mail addresses, which LLM prose is
+  rejected for holding (grounding checks numbers only).
 - `json_text` writes JSON whose non-ASCII controls and invisible characters are
   \\u-escaped: lossless for a JSON reader, inert on a terminal.
 
@@ -107,6 +109,18 @@ def json_text(payload: Any, indent: int | None = 2) -> str:
     text = json.dumps(payload, indent=indent, ensure_ascii=False, allow_nan=False)
     text = _SURROGATES.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# URLs, bare domains and e-mail addresses: LLM prose built from computed numbers never needs one, and an
+# injected catalog cell ("visit evil.example for coupons") would otherwise pass a numbers-only check.
+_LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+"
+                   r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+                   r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|ru|cn|xyz|info|biz|co|me|ly|app|dev|example|top|link)\b\S*")
+
+
+def links_in(text: str) -> list[str]:
+    """Links, domains and e-mail addresses in `text` (LLM prose is rejected when it holds any)."""
+    return [match.group() for match in _LINK.finditer(text)]
 
 
 def has_controls(text: str) -> bool:

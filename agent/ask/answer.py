@@ -24,7 +24,7 @@ from agent.forecast.result import Forecast
 from agent.grounding import check, values_in
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.plots import fan_chart
-from agent.safe_text import for_prompt
+from agent.safe_text import for_prompt, links_in
 
 ANSWER_PROMPT = "answer"
 ANSWER_PROMPT_ID = "answer.v1"
@@ -100,6 +100,8 @@ def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -
     text = (generation.texts[0] if generation.texts else "").strip()
     if not text or (generation.finish_reasons and generation.finish_reasons[0] != "stop"):
         return facts.sentence, "template", f"LLM sentence unfinished ({generation.finish_reasons[:1]}): template sentence"
+    if links := links_in(text):
+        return facts.sentence, "template", f"LLM sentence held a link or address ({links[0]}): template sentence"
     grounding = check(text, facts.numbers)
     if not grounding.ok:
         return facts.sentence, "template", (f"LLM sentence cited numbers not computed ({', '.join(grounding.ungrounded)}):"

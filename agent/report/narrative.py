@@ -37,7 +37,7 @@ from agent.grounding import check, direction, sentences
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.report.model import Narrative, TrendStats
 from agent.report.wording import facts, template_narrative
-from agent.safe_text import for_prompt
+from agent.safe_text import for_prompt, links_in
 
 PROMPT = "report_narrative"
 N_SAMPLES = 2
@@ -100,6 +100,8 @@ def judge(draft: str, allowed: list[float], known: str,
     seen = [s.lower().rstrip(".!? ") for s in parts]
     if len(set(seen)) < len(seen):
         return text, "the draft repeated a sentence", []
+    if links := links_in(text):
+        return text, f"the draft holds a link or address: {', '.join(links[:3])}", []
     grounding = check(_ORDINAL.sub(r"\1", text), allowed)
     if not grounding.ok:
         return text, f"the draft cited numbers no statistic holds: {', '.join(grounding.ungrounded)}", grounding.ungrounded
