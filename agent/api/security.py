@@ -302,6 +302,8 @@ class JsonErrorsH11Protocol(H11Protocol):
     """
 
     header_timeout_s = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+    _responses = 0
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -309,15 +311,25 @@ class JsonErrorsH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._responses += 1
         self._arm_header_timer()
 
-    def _arm_header_timer(self) -> None:
-        self.loop.call_later(self.header_timeout_s, self._header_deadline)
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
 
-    def _header_deadline(self) -> None:
-        # Still no request headers since the timer was armed: nothing more will come of this connection.
-        waiting = self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
-        if not waiting or self.transport.is_closing():
+    def _arm_header_timer(self) -> None:
+        # One deadline per request: armed when the connection opens and after each response.
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._header_deadline, self._responses)
+
+    def _header_deadline(self, responses_when_armed: int) -> None:
+        # Still no complete request since the timer was armed: nothing more will come of this connection.
+        # (A response since then re-armed the timer; this one is stale.)
+        idle = self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
+        if responses_when_armed != self._responses or not idle or self.transport.is_closing():
             return
         if self.conn.trailing_data[0]:  # part of a request arrived: say why it is cut off
             self._send_json_error(408, f"request headers not received within {self.header_timeout_s:g} s")

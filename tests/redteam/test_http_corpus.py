@@ -144,3 +144,25 @@ def test_thirty_slow_body_clients_are_all_closed_in_bounded_time(server: str) ->
     assert len(results) == 30
     assert all(parse(answer)[0] == 408 for answer, _ in results)
     assert max(seconds for _, seconds in results) < 5
+
+
+def test_a_busy_keep_alive_connection_outlives_the_header_deadline(server: str) -> None:
+    """The header deadline is per request: back-to-back requests on one connection for longer than it all pass.
+
+    (An earlier version armed one timer per connection and closed busy connections between two requests,
+    which the load benchmark counted as lost requests.)"""
+    host, port = server.split(":")
+    answered = 0
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        started = time.monotonic()
+        while time.monotonic() - started < 3.5:  # the server's header deadline is 1.5 s
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = sock.recv(65536)
+                assert chunk, f"server closed a busy connection after {answered} answers"
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            answered += 1
+            time.sleep(0.2)
+    assert answered >= 10

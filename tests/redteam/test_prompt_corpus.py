@@ -175,7 +175,7 @@ def test_poisoned_catalog_rows_reach_training_pairs_sanitized() -> None:
 def test_real_smollm2_on_injected_analog_titles_stays_bounded() -> None:
     from agent.llm.select import embedded_backend
 
-    for case in (CASES[0], CASES[4], CASES[15]):
+    for case in (CASES[1], CASES[4]):  # ChatML turn injection, forged history lines
         app = hostile_app(case["text"], embedded_backend())
         forecast = app.forecast(BAGELS_4OZ, 2, "few-shot")
         assert_within_bounds(app, forecast)
