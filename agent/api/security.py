@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from agent.ask.run import MAX_QUESTION_CHARS
+from agent.safe_text import cut
 
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -96,7 +97,7 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (bool, int, float)) or value is None:
         return value
     if isinstance(value, str):
-        return value if len(value) <= 200 else value[:199] + "…"
+        return cut(value, 200)
     if isinstance(value, dict):
         return {str(key): json_safe(item) for key, item in list(value.items())[:50]}
     if isinstance(value, (list, tuple)):
@@ -173,7 +174,7 @@ class HostAllowList:
         host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
         name = host_name(host)
         if name not in self.names:
-            shown = host if len(host) <= 100 else host[:99] + "…"
+            shown = cut(host, 100)
             response = SafeJSONResponse({"detail": f"Host {shown!r} is not allowed: this server answers to "
                                                    f"{', '.join(sorted(self.names))}; set SHELFCAST_API_ALLOWED_HOSTS "
                                                    "to add names"}, status_code=400)
