@@ -186,7 +186,7 @@ def test_real_vllm_server_on_injected_analog_titles_stays_bounded(vllm_server: s
     from agent.llm.http import HttpBackend
 
     backend = HttpBackend(vllm_server, timeout_s=120)
-    for case in (CASES[0], CASES[1]):
+    for case in CASES[1:2]:  # the ChatML turn injection (each case costs minutes of CPU vLLM)
         app = hostile_app(case["text"], backend)
         forecast = app.forecast(BAGELS_4OZ, 2, "few-shot")
         assert_within_bounds(app, forecast)
