@@ -84,7 +84,8 @@ def test_the_corpus_is_large_enough() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_cli_case(case: dict, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, [*case["args"], *file_options(case, tmp_path)])
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in case["args"]]  # outputs (charts, reports) go here
+    result = CliRunner().invoke(app, [*args, *file_options(case, tmp_path)])
     stdout, stderr = result.stdout, result.stderr
     shown = f"exit {result.exit_code}\n--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}"
     assert result.exception is None or isinstance(result.exception, SystemExit), shown
