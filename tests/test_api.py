@@ -251,6 +251,9 @@ def test_injections_cannot_move_forecasts_out_of_bounds() -> None:
             assert_within_bounds(shelfcast, forecast)
             for question in (injection, f"how many 4 oz bagels next month? {injection}"):
                 response = test_client.post("/ask", json={"question": question, "yes": True})
+                if "store 99999999" in question:  # an unknown store is named (404), never silently dropped
+                    assert response.status_code == 404 and "99999999" in response.json()["detail"]
+                    continue
                 assert response.status_code == 200, (question, response.text)
                 answer = Answer.model_validate(response.json())
                 assert answer.query.horizon is None or 1 <= answer.query.horizon <= MAX_HORIZON

@@ -29,14 +29,14 @@ from real_data import BAGELS_4OZ, pastry_index, pastry_slice
 
 from agent.data import Dataset
 from agent.forecast.chain import ChainSettings
-from agent.forecast.llm_examples import window_pairs
-from agent.forecast.windows import Window
 from agent.grounding import sentences
-from agent.llm.base import Generation, GenerationRequest
 from agent.pipeline import Shelfcast
 from agent.report import ReportRequest, build_report
 from agent.report.narrative import judge
+from agent.report.render import render_html
 from agent.safe_text import PROMPT_VALUE_CHARS, has_controls
+from agent.training.llm_examples import window_pairs
+from agent.training.windows import Window
 from finetune.regression.data import Example
 
 CASES = json.loads((Path(__file__).with_name("prompt_cases.json")).read_text())
@@ -99,7 +99,7 @@ def test_hostile_text_in_prompts(case: dict) -> None:
     backend = GullibleBackend()
     app = hostile_app(case["text"], backend)
     existing = app.forecast(BAGELS_4OZ, HORIZON, "few-shot")
-    launch = app.forecast_new(f"plain bagels {case['text']}", HORIZON, text=f"plain bagels / {case['text']}",
+    launch = app.forecast_new(f"plain bagels {case['text']}", HORIZON, description=case["text"],
                               category=case["text"])
     kinds = {prompt.startswith("Sales forecasting for new products") for prompt in backend.prompts}
     assert kinds == {True, False}, "both the few-shot and the new-product prompt were rendered"
@@ -139,7 +139,7 @@ def test_report_group_names_cannot_reshape_the_narrative_prompt(hostile_report) 
 
 
 def test_report_html_escapes_hostile_group_names(hostile_report) -> None:
-    html = hostile_report[0].to_html()
+    html = render_html(hostile_report[0])
     assert "<script>" not in html.replace("<script>alert", "") or "&lt;script&gt;" in html
     assert "\x1b" not in html and "<|im_start|>system" not in html
 
