@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, load_with_status
 from agent.data import BuiltinDataMissing, DataError
 from agent.models import ModelNotAvailable
 
@@ -62,11 +62,11 @@ def eval_command(
     data = load_with_status(sales, catalog, store)
     llm, note = None, "no chain model needs an LLM"
     if any(m in LLM_MODELS for m in config.models):
-        with console.status("Loading the LLM backend..."):
+        with err_console.status("Loading the LLM backend..."):
             llm, note = load_backend("http" if llm_url else backend, llm_url)
     lora = None
     if any(m in LORA_MODELS for m in config.models):
-        with console.status("Loading the LoRA-tuned LLM..."):
+        with err_console.status("Loading the LoRA-tuned LLM..."):
             lora, lora_note = load_backend("http" if llm_url else backend, llm_url, model="lora")
         note = lora_note if llm is None else f"{note}; tuned: {lora_note}"
     regressor = None

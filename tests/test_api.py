@@ -78,7 +78,7 @@ def pipeline(backend=None) -> Shelfcast:
 
 @contextmanager
 def client(shelfcast: Shelfcast | None = None, **settings) -> Iterator[TestClient]:
-    with TestClient(create_app(shelfcast or pipeline(), ApiSettings(**settings))) as test_client:
+    with TestClient(create_app(shelfcast or pipeline(), ApiSettings(**settings)), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 
@@ -251,6 +251,9 @@ def test_injections_cannot_move_forecasts_out_of_bounds() -> None:
             assert_within_bounds(shelfcast, forecast)
             for question in (injection, f"how many 4 oz bagels next month? {injection}"):
                 response = test_client.post("/ask", json={"question": question, "yes": True})
+                if "store 99999999" in question:  # an unknown store is named (404), never silently dropped
+                    assert response.status_code == 404 and "99999999" in response.json()["detail"]
+                    continue
                 assert response.status_code == 200, (question, response.text)
                 answer = Answer.model_validate(response.json())
                 assert answer.query.horizon is None or 1 <= answer.query.horizon <= MAX_HORIZON
@@ -264,7 +267,7 @@ def test_injections_cannot_move_forecasts_out_of_bounds() -> None:
 
 def test_token_from_the_environment_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHELFCAST_API_TOKEN", TOKEN)
-    with TestClient(create_app(pipeline(), ApiSettings())) as test_client:
+    with TestClient(create_app(pipeline(), ApiSettings()), base_url="http://127.0.0.1") as test_client:
         request = {"unique_id": BAGELS_4OZ, "horizon": 2, "mode": "baseline"}
         missing = test_client.post("/forecast", json=request)
         assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
@@ -282,7 +285,7 @@ def test_no_token_in_the_environment_means_open(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SHELFCAST_API_TOKEN", "")  # empty counts as unset
     assert ApiSettings().token is None
     monkeypatch.delenv("SHELFCAST_API_TOKEN")
-    with TestClient(create_app(pipeline(), ApiSettings())) as test_client:
+    with TestClient(create_app(pipeline(), ApiSettings()), base_url="http://127.0.0.1") as test_client:
         assert test_client.post("/forecast", json={"unique_id": BAGELS_4OZ, "mode": "baseline"}).status_code == 200
 
 

@@ -23,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(scope="module")
 def api() -> Iterator[TestClient]:
     app = create_app(Shelfcast(pastry_slice(), pastry_index(), None), ApiSettings(token=TOKEN, max_text_chars=40))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 

@@ -43,7 +43,7 @@ def _cli(app: Shelfcast, monkeypatch: pytest.MonkeyPatch, fields: dict[str, str]
 
 
 def _api(app: Shelfcast, fields: dict[str, str]) -> Forecast:
-    with TestClient(create_app(app, ApiSettings(token=None))) as client:
+    with TestClient(create_app(app, ApiSettings(token=None)), base_url="http://127.0.0.1") as client:
         response = client.post("/new-product", json={**fields, "horizon": HORIZON})
     assert response.status_code == 200, response.text
     return Forecast.model_validate(response.json())

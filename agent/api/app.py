@@ -18,15 +18,17 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.api.catalog import PATHS as CATALOG_PATHS
 from agent.api.catalog import catalog_router
 from agent.api.page import add_page
 from agent.api.schemas import AskRequest, ForecastRequest, HealthResponse, NewProductRequest, ReportBody
-from agent.api.security import (ApiSettings, BodySizeLimit, ConcurrencyLimit, bearer_auth, enforce_limits,
-                                limit_summary)
+from agent.api.security import (ApiSettings, BodySizeLimit, ConcurrencyLimit, HostAllowList, SafeJSONResponse,
+                                bearer_auth, enforce_limits, limit_summary, validation_errors)
 from agent.ask import Answer, ask
 from agent.forecast.result import Forecast
 from agent.pipeline import Shelfcast
@@ -43,8 +45,11 @@ _ERRORS = {401: {"description": "Missing or wrong bearer token (only when $SHELF
            503: {"description": "Too many forecasting requests in progress."}}
 
 
-def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> FastAPI:
-    """The API over an already loaded Shelfcast; nothing is loaded per request."""
+def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None, bound_host: str | None = None) -> FastAPI:
+    """The API over an already loaded Shelfcast; nothing is loaded per request.
+
+    `bound_host` (the address `serve` binds) joins the names the Host header may carry.
+    """
     settings = settings or ApiSettings()
     started = time.monotonic()
 
@@ -59,6 +64,7 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
     # bundle still loads its logo from a CDN, and /docs shows the same OpenAPI schema.
     app = FastAPIOffline(redoc_url=None, swagger_ui_parameters={"validatorUrl": None},
                          title="Shelfcast", version=version("shelfcast"), lifespan=lifespan, responses=_ERRORS,
+                         default_response_class=SafeJSONResponse,
                          description="Offline retail sales forecasts: existing products, new products, questions in "
                                      "plain language and trend reports. Every forecast says which path answered "
                                      "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
@@ -70,7 +76,8 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None) -> Fas
     app.state.settings = settings
     # Added last = runs first: an oversized body is refused before it takes a concurrency slot.
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent, paths=WORK_PATHS)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(HostAllowList, names=settings.host_names(bound_host))
     _add_error_handlers(app)
     auth = [Depends(bearer_auth(settings))]
     app.include_router(catalog_router(shelfcast, settings, auth))
@@ -165,14 +172,23 @@ def _quality(accept: str, media_type: str) -> float:
 def _add_error_handlers(app: FastAPI) -> None:
     """Expected failures as JSON {"detail": ...} with a status that says whose fault it was."""
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> SafeJSONResponse:
+        # FastAPI's own handler echoes inputs verbatim: a NaN or 1e400 made it fail with a message naming no field.
+        return SafeJSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
+        return SafeJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(ValueError)
-    async def bad_input(_: Request, exc: Exception) -> JSONResponse:
+    async def bad_input(_: Request, exc: Exception) -> SafeJSONResponse:
         # The data and forecasting layers raise ValueError (DataError is one) for input they
         # cannot use, with a message naming the problem: that is the client's to fix.
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return SafeJSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
+    async def internal(request: Request, exc: Exception) -> SafeJSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"},
-                            status_code=500)
+        return SafeJSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"},
+                                status_code=500)

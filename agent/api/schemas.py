@@ -18,8 +18,10 @@ from agent.report import ReportRequest
 
 
 class _Request(BaseModel):
-    # A misspelt field ("horizn") is an error, not a silently used default.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # A misspelt field ("horizn") is an error, not a silently used default. Strict: `true` is not a horizon,
+    # "4" is not a number; floats are finite (JSON's NaN, Infinity and 1e400 are refused, naming the field).
+    # Lone surrogates ("\\ud800") are refused by pydantic itself (string_unicode).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True, allow_inf_nan=False)
 
 
 class ForecastRequest(_Request):
@@ -50,6 +52,8 @@ class AskRequest(_Request):
 
 class ReportBody(ReportRequest):
     """The report request (agent.report.ReportRequest) plus the form of the answer."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["json", "html"] | None = Field(None, description="json: the Report with charts as base64 PNG; "
                                                    "html: one self-contained page. Unset: by the Accept header "

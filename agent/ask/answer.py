@@ -24,12 +24,14 @@ from agent.forecast.result import Forecast
 from agent.grounding import check, values_in
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.plots import fan_chart
+from agent.safe_text import for_prompt, links_in
 
 ANSWER_PROMPT = "answer"
 ANSWER_PROMPT_ID = "answer.v1"
 # One sentence of plain words, figures and light punctuation, ending with a period.
 SENTENCE_REGEX = r"[A-Z][A-Za-z0-9 ,%/'()$:-]{10,200}\."
 INTERVAL_COVERAGE = 0.8  # between the 10% and 90% quantiles
+FACTS_CHARS = 1_000  # the facts sentence carries product titles: bounded like any data in a prompt
 
 Status = Literal["answered", "ask_back", "no_match"]
 
@@ -88,7 +90,7 @@ def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -
     """(text, who wrote it, why): the LLM's sentence when every number in it is grounded, else the template's."""
     if backend is None:
         return facts.sentence, "template", "no LLM backend: template sentence"
-    prompt = load_template(ANSWER_PROMPT).format(facts=facts.sentence)
+    prompt = load_template(ANSWER_PROMPT).format(facts=for_prompt(facts.sentence, FACTS_CHARS))
     request = GenerationRequest(prompt=prompt, n=1, temperature=0.0, max_tokens=64, regex=SENTENCE_REGEX,
                                 timeout_s=timeout_s)
     try:
@@ -98,6 +100,8 @@ def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -
     text = (generation.texts[0] if generation.texts else "").strip()
     if not text or (generation.finish_reasons and generation.finish_reasons[0] != "stop"):
         return facts.sentence, "template", f"LLM sentence unfinished ({generation.finish_reasons[:1]}): template sentence"
+    if links := links_in(text):
+        return facts.sentence, "template", f"LLM sentence held a link or address ({links[0]}): template sentence"
     grounding = check(text, facts.numbers)
     if not grounding.ok:
         return facts.sentence, "template", (f"LLM sentence cited numbers not computed ({', '.join(grounding.ungrounded)}):"

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from agent.ask.query import INTENTS, ParsedBy, Query
 from agent.ask.rules import RuleParse, normalize, parse
 from agent.forecast.prompting import load_template
+from agent.safe_text import for_prompt
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 
 PROMPT = "query"
@@ -62,8 +63,7 @@ class Understood(BaseModel):
 
 def render(question: str) -> str:
     # One line, bounded: a question cannot add lines that look like filled-in form fields.
-    line = re.sub(r"\s+", " ", question).strip()[:MAX_QUESTION_CHARS]
-    return load_template(PROMPT).format(question=line)
+    return load_template(PROMPT).format(question=for_prompt(question, MAX_QUESTION_CHARS))
 
 
 def read_form(text: str) -> Query:

@@ -33,7 +33,7 @@ class Query(BaseModel):
                                         description="Product texts as written, 0..n.")
     category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = Field(
         None, description="Department or category text (trend reports).")
-    store: Annotated[str, StringConstraints(pattern=r"^\d{1,6}$")] | None = None
+    store: Annotated[str, StringConstraints(pattern=r"^\d{1,12}$")] | None = None
     horizon: int | None = Field(None, ge=1, le=MAX_HORIZON, description="Periods; None when the question gave none.")
     measure: Measure = "quantity"
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = Field(

@@ -82,7 +82,7 @@ _PATTERNS = {
                                 rf"\bservice level\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+))"),
     "on_hand": re.compile(rf"(?:\b(?:have|holding|hold|with)\s+)?{NUMBER}\s*(?:units?\s*)?(?:on hand|in stock|left)\b"
                           rf"|\b(?:have|holding)\s+{NUMBER}\s+units?\b"),
-    "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,6})\b"),
+    "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,12})\b"),
     "product_id": re.compile(r"\b(?:product|item|sku|id)\s*(?:#|id)?\s*(\d{5,12})\b"),
     "price": re.compile(rf"(?:\$\s*{NUMBER}|\b{NUMBER}\s*(?:dollars|usd|bucks)\b|"
                         rf"\bprice\s*(?:of|to|at|=|is|becomes|goes to)?\s*{NUMBER}\b|"

@@ -23,7 +23,7 @@ RECENT_PRICE_WEEKS = 8
 MAX_CATEGORY_PRODUCTS = 300
 
 Horizon = Field(4, ge=1, le=MAX_HORIZON, description="Periods (weeks in the built-in data) to forecast.")
-Store = Field(None, pattern=r"^\d{1,6}$", description="Built-in data only: one store's sales.")
+Store = Field(None, pattern=r"^\d{1,12}$", description="Built-in data only: one store's sales.")
 
 
 class ProductArgs(BaseModel):

@@ -13,7 +13,9 @@ from agent.config import ensure_offline
 
 COMMANDS_GROUP = "shelfcast.commands"  # entry points of packages above agent: `shelfcast eval` (eval/cli.py)
 
-app = typer.Typer(help="Shelfcast: offline forecasting agent for retail product sales.", no_args_is_help=True)
+# No locals in tracebacks: they would print file contents and tokens to the terminal.
+app = typer.Typer(help="Shelfcast: offline forecasting agent for retail product sales.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(llm.app, name="llm")

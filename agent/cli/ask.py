@@ -9,38 +9,39 @@ import typer
 from rich.table import Table
 
 from agent.ask import Answer, ask
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, print_json
 from agent.cli.forecast import ERRORS, BackendOpt, JsonOpt, _load
+from agent.safe_text import for_markup
 
 TABLE_ROWS = 24
 
 
 def show(answer: Answer) -> None:
     colour = {"answered": "green", "ask_back": "yellow", "no_match": "red"}[answer.status]
-    console.print(f"[bold {colour}]{answer.text}[/]", soft_wrap=True)
+    console.print(f"[bold {colour}]{for_markup(answer.text)}[/]", soft_wrap=True)
     if answer.candidates:
         table = Table(title="candidates")
         for column in ("you wrote", "unique_id", "title", "score", "units sold"):
             table.add_column(column)
         for text, found in answer.candidates.items():
             for c in found:
-                table.add_row(text, c.unique_id, c.title, f"{c.score:.3f}", f"{c.units:,.0f}")
+                table.add_row(for_markup(text), for_markup(c.unique_id), for_markup(c.title), f"{c.score:.3f}", f"{c.units:,.0f}")
         console.print(table)
     if answer.table:
         table = Table()
         for column in answer.table[0]:
-            table.add_column(column, justify="right" if isinstance(answer.table[0][column], float) else "left")
+            table.add_column(for_markup(column), justify="right" if isinstance(answer.table[0][column], float) else "left")
         for row in answer.table[:TABLE_ROWS]:
-            table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row.values()))
+            table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else for_markup(v) for v in row.values()))
         console.print(table)
     for path in answer.charts:
-        console.print(f"chart: {path}")
+        console.print(f"chart: {for_markup(path)}")
     if answer.report_html:
         console.print(f"report: {answer.report_html}")
     console.print(f"[dim]intent {answer.intent}, parsed by {answer.parsed_by}, text by {answer.written_by}"
                   f"{'' if answer.grounded else ' (UNGROUNDED)'}[/]")
     for note in answer.notes:
-        console.print(f"[dim]- {note}[/]", soft_wrap=True)
+        console.print(f"[dim]- {for_markup(note)}[/]", soft_wrap=True)
 
 
 def ask_command(
@@ -55,10 +56,10 @@ def ask_command(
 ) -> None:
     """Ask a question in plain language: forecasts, new products, comparisons, reorders, price what-ifs, reports."""
     pipeline = _load(sales, catalog, store, backend)
-    with console.status("Thinking..."):
+    with err_console.status("Thinking..."):
         answer = ask(pipeline, question, yes=yes, chart_dir=chart_dir)
     if as_json:
-        console.print_json(answer.model_dump_json())
+        print_json(answer)
         return
     show(answer)
 

@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, load_with_status
 from agent.config import ensure_offline, get_settings
 from agent.data import BuiltinDataMissing, DataError, Dataset
 from agent.models import ModelNotAvailable
@@ -226,7 +226,7 @@ def _setup(threads: int | None) -> None:
 
 
 def _build(dataset: Dataset, spec: WindowSpec, products: list[str] | None = None, quiet: bool = False) -> WindowSplit:
-    with console.status("Cutting forecast windows..."):
+    with err_console.status("Cutting forecast windows..."):
         split = build_windows(dataset, spec, products)
     if not quiet:
         console.print(f"{len(split.products):,} products, windows: {len(split.train):,} train (< {split.val_start.date()}), "

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, load_with_status
 from agent.cli.finetune import ERRORS, AsOfOpt, SeedOpt, ThreadsOpt, _build, _date, _setup, app
 from agent.config import get_settings
 from agent.training.windows import WindowSpec
@@ -75,7 +75,7 @@ def llm_command(
     spec = WindowSpec(horizon=horizon, max_products=max_products, train_per_product=2, val_per_product=1, seed=seed,
                       as_of=_date(as_of))
     split = _build(dataset, spec)
-    with console.status("Rendering the chain's prompts for every window..."):
+    with err_console.status("Rendering the chain's prompts for every window..."):
         data = prepare_lora(dataset, split, config, max_examples, val_pairs)
     _pairs_table(data.chosen, data.encoded, data.dropped, data.skipped)
     console.print(f"training LoRA r={rank} on {targets}, {data.trainable:,} parameters, {steps} steps of {batch_size}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, get_args
 
@@ -9,12 +10,13 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, print_json
 from agent.data import BuiltinDataMissing, DataError
 from agent.forecast.result import Forecast, Mode
 from agent.models import ModelNotAvailable
 from agent.pipeline import Shelfcast
 from agent.plots import fan_chart
+from agent.safe_text import clean, for_markup
 
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods to forecast.")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="auto (vLLM if SHELFCAST_LLM_URL is healthy, else embedded), http, embedded, none.")]
@@ -26,15 +28,16 @@ ERRORS = (DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError
 
 
 def _load(sales: Path | None, catalog: Path | None, store: str | None, backend: str, model: str = "base") -> Shelfcast:
-    with console.status("Loading data, product index and models..."):
+    with err_console.status("Loading data, product index and models..."):
         pipeline = Shelfcast.load(str(sales) if sales else None, str(catalog) if catalog else None, store,
                                   backend=backend, llm_model=model)  # type: ignore[arg-type]
-    console.print(f"[dim]backend: {pipeline.backend_note}[/]")
+    err_console.print(f"[dim]backend: {for_markup(pipeline.backend_note)}[/]")
     return pipeline
 
 
 def show(forecast: Forecast, history: list[float]) -> None:
-    table = Table(title=f"{forecast.title} ({forecast.unique_id or 'new product'}): next {forecast.horizon} periods")
+    table = Table(title=f"{for_markup(forecast.title)} ({for_markup(forecast.unique_id or 'new product')}): "
+                        f"next {forecast.horizon} periods")
     for column in ("period", "forecast", "10%", "90%"):
         table.add_column(column, justify="right")
     for i, day in enumerate(forecast.dates):
@@ -44,14 +47,14 @@ def show(forecast: Forecast, history: list[float]) -> None:
         console.print("recent history: " + ", ".join(f"{v:g}" for v in history))
     console.print(table)
     console.print(f"answered by [bold]{forecast.path}[/]" + (f" on {forecast.backend}" if forecast.backend else "")
-                  + (f" ({', '.join(forecast.model_ids)})" if forecast.model_ids else "")
+                  + (f" ({for_markup(', '.join(forecast.model_ids))})" if forecast.model_ids else "")
                   + f" in {forecast.latency_s:.2f}s")
     for attempt in forecast.attempts:
         mark = "[green]answered[/]" if attempt.answered else "[yellow]gave way[/]"
-        console.print(f"  {attempt.path}: {mark}" + (f" - {attempt.reason}" if attempt.reason else ""), soft_wrap=True)
+        console.print(f"  {attempt.path}: {mark}" + (f" - {for_markup(attempt.reason)}" if attempt.reason else ""), soft_wrap=True)
     for label, note in (("route", forecast.route), ("interval", forecast.calibration)):
         if note:
-            console.print(f"[dim]{label}: {note}[/]", soft_wrap=True)
+            console.print(f"[dim]{label}: {for_markup(note)}[/]", soft_wrap=True)
 
 
 def forecast_command(
@@ -75,11 +78,11 @@ def forecast_command(
     if plot:
         fan_chart(forecast, history, plot)
     if as_json:
-        console.print_json(forecast.model_dump_json())
+        print_json(forecast)
         return
     show(forecast, history.iloc[-8:].tolist())
     if plot:
-        console.print(f"chart: {plot}")
+        console.print(f"chart: {for_markup(plot)}")
 
 
 def new_product_command(
@@ -97,17 +100,21 @@ def new_product_command(
     plot: PlotOpt = None,
 ) -> None:
     """Predict the first periods of a product with no sales history, from similar products' launches."""
+    if not clean(title).strip():
+        raise ValueError("--title is empty (or only invisible characters): give the product's name")
+    if price is not None and not math.isfinite(price):
+        raise ValueError(f"--price must be a finite number, got {price}")
     pipeline = _load(sales, catalog, None, backend, model)
     forecast = pipeline.forecast_new(title, horizon, department=department, category=category,
                                      description=description, price=price)
     if plot:
         fan_chart(forecast, pd.Series(dtype=float), plot)
     if as_json:
-        console.print_json(forecast.model_dump_json())
+        print_json(forecast)
         return
     show(forecast, [])
     if forecast.analogs:
-        console.print("similar products used: " + ", ".join(forecast.analogs))
+        console.print("similar products used: " + for_markup(", ".join(forecast.analogs)))
 
 
 app = typer.Typer()

@@ -6,15 +6,14 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agent.cli.common import console, err_console
 from agent.config import ensure_offline
 from agent.llm.server import DEFAULT_DTYPE, DEFAULT_MAX_MODEL_LEN, DEFAULT_PORT, DEFAULT_SERVED_NAME, DEFAULT_WAIT_S
 
 app = typer.Typer(help="Manage the local vLLM server (separate virtualenv, OpenAI-compatible HTTP).",
                   no_args_is_help=True)
-console = Console()
 
 
 def _logging() -> None:
@@ -43,7 +42,7 @@ def install(
     _logging()
     ensure_offline()
     try:
-        with console.status("installing vLLM (pip output goes to the install log)..."):
+        with err_console.status("installing vLLM (pip output goes to the install log)..."):
             res = install_vllm(venv, force=force)
     except VllmError as exc:
         console.print(f"[red]install failed:[/red] {exc}")
@@ -87,7 +86,7 @@ def serve(
             console.print(f"[red]serve failed:[/red] {exc}")
             raise typer.Exit(2) from exc
     try:
-        with console.status(f"starting vLLM on port {port} ..."):
+        with err_console.status(f"starting vLLM on port {port} ..."):
             st = start(model_dir, port=port, dtype=dtype, served_name=name, max_model_len=max_model_len,
                        wait_s=wait, threads=threads, in_process_worker=in_process, lora_dir=lora_dir)
     except VllmError as exc:

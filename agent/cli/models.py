@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.cli.common import console, err_console
 from agent.models import ModelNotAvailable, dir_size
 from agent.models.registry import list_models
 from agent.models.smollm2 import (GGUF_FILE, GGUF_SHA256, PACKAGE, PACKAGE_VERSION, is_prepared,
@@ -30,11 +30,10 @@ def human_size(size_bytes: int) -> str:
 @app.command()
 def prepare(force: bool = typer.Option(False, "--force", help="Rebuild even if already prepared.")) -> None:
     """Convert the packaged SmolLM2 GGUF once into a local transformers/vLLM folder."""
-    console = Console()
     already = not force and is_prepared()
     start = time.perf_counter()
     try:
-        with console.status("Preparing SmolLM2-135M-Instruct") as status:
+        with err_console.status("Preparing SmolLM2-135M-Instruct") as status:
             path = prepare_smollm2(force=force, progress=status.update)
     except ModelNotAvailable as error:
         console.print(f"[red]Model not available:[/red] {escape(str(error))}")
@@ -50,7 +49,6 @@ def prepare(force: bool = typer.Option(False, "--force", help="Rebuild even if a
 @app.command("list")
 def list_command() -> None:
     """Show every local model, where it loads from, and whether it is ready."""
-    console = Console()
     models = list_models()
     table = Table(title="Shelfcast local models")
     for column in ("name", "role", "path", "size", "licence", "ready"):

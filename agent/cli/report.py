@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled
 from agent.cli.forecast import ERRORS, BackendOpt
 from agent.llm.base import BackendError
 from agent.pipeline import Shelfcast
 from agent.report import ReportRequest, build_report
 from agent.report.render import write_report
+from agent.safe_text import for_markup
 
 
 def report_command(
@@ -29,18 +30,18 @@ def report_command(
     if out.suffix.lower() not in (".html", ".htm", ".md"):
         raise ValueError(f"--out {str(out)!r} must end in .html or .md")
     request = ReportRequest(department=department, category=category, store=store, horizon=horizon)
-    with console.status("Loading data and the LLM backend..."):
+    with err_console.status("Loading data and the LLM backend..."):
         # The report needs no regression model; the product index loads from its cache.
         app = Shelfcast.load(str(sales) if sales else None, str(catalog) if catalog else None, backend=backend,  # type: ignore[arg-type]
                              regression=False)
-    console.print(f"[dim]backend: {app.backend_note}[/]")
-    with console.status("Building the report..."):
+    err_console.print(f"[dim]backend: {for_markup(app.backend_note)}[/]")
+    with err_console.status("Building the report..."):
         report = build_report(app, request, progress=True)
     path = write_report(report, out)
     narrative = report.narrative
-    console.print(f"[dim]narrative: {narrative.source} ({narrative.reason})[/]", soft_wrap=True)
-    console.print(report.summary, soft_wrap=True)
-    console.print(f"report: [bold]{path}[/] ({len(report.charts)} charts, built in {report.build_seconds:.1f}s)")
+    console.print(f"[dim]narrative: {narrative.source} ({for_markup(narrative.reason)})[/]", soft_wrap=True)
+    console.print(for_markup(report.summary), soft_wrap=True)
+    console.print(f"report: [bold]{for_markup(path)}[/] ({len(report.charts)} charts, built in {report.build_seconds:.1f}s)")
 
 
 app = typer.Typer()

@@ -8,8 +8,7 @@ import typer
 
 from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled
 from agent.cli.forecast import ERRORS, BackendOpt, _load
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+from agent.safe_text import for_markup
 
 
 def serve_command(
@@ -25,17 +24,20 @@ def serve_command(
     import uvicorn
 
     from agent.api import ApiSettings, create_app
+    from agent.api.security import LOOPBACK_NAMES, protocol_for
 
     settings = ApiSettings()  # read before loading anything, so a bad variable fails in a second
     pipeline = _load(sales, catalog, store, backend)
     url = f"http://{host}:{port}"
-    console.print(f"Shelfcast API on [bold]{url}[/] (docs: {url}/docs)")
+    console.print(f"Shelfcast API on [bold]{for_markup(url)}[/] (docs: {for_markup(url)}/docs)")
     if settings.auth_required:
         console.print("bearer token required on POST endpoints ($SHELFCAST_API_TOKEN is set)")
     else:
         console.print("[yellow]no token required[/]: set SHELFCAST_API_TOKEN to require one"
-                      + ("" if host in LOOPBACK else f" [bold red](bound to {host}, reachable from other machines)[/]"))
-    uvicorn.run(create_app(pipeline, settings), host=host, port=port, log_level=log_level)
+                      + ("" if host in LOOPBACK_NAMES else f" [bold red](bound to {for_markup(host)}, reachable from other machines)[/]"))
+    # protocol_for: JSON for the HTTP parser's own 400s, and a deadline for request headers.
+    uvicorn.run(create_app(pipeline, settings, bound_host=host), host=host, port=port, log_level=log_level,
+                http=protocol_for(settings))
 
 
 app = typer.Typer()

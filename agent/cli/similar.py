@@ -13,10 +13,11 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, handled, load_with_status
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, load_with_status
 from agent.data import BuiltinDataMissing, DataError
 from agent.models import ModelNotAvailable
 from agent.retrieval import ProductIndex
+from agent.safe_text import for_markup
 
 RECENT_WEEKS = 8
 
@@ -50,14 +51,14 @@ def similar(
     dataset = load_with_status(sales, catalog, store)
     # Not under a status spinner: a first build draws its own embedding progress bar.
     index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name)
-    with console.status("Searching..."):
+    with err_console.status("Searching..."):
         hits = index.search(query, k=k, launched_before=cutoff, category=category)
     if hits.empty:
         console.print("No product passes the filters.")
         return
     recent = recent_sales(dataset.sales, hits["unique_id"].tolist(), RECENT_WEEKS, cutoff)
     span = f"{recent.columns[0]:%Y-%m-%d} .. {recent.columns[-1]:%Y-%m-%d}" if len(recent.columns) else "none"
-    table = Table(title=f"{len(hits)} products most similar to {query!r}")
+    table = Table(title=f"{len(hits)} products most similar to {for_markup(repr(query))}")
     table.add_column("#", justify="right")
     table.add_column("similarity", justify="right")
     table.add_column("unique_id")
@@ -66,6 +67,6 @@ def similar(
     table.add_column(f"weekly units, oldest first ({span})")
     for rank, hit in enumerate(hits.itertuples(index=False), start=1):
         units = " ".join(f"{value:g}" for value in recent.loc[hit.unique_id])
-        table.add_row(str(rank), f"{hit.similarity:.3f}", hit.unique_id, str(getattr(hit, "category", "") or ""),
-                      str(getattr(hit, "title", "") or ""), units)
+        table.add_row(str(rank), f"{hit.similarity:.3f}", for_markup(hit.unique_id),
+                      for_markup(getattr(hit, "category", "") or ""), for_markup(getattr(hit, "title", "") or ""), units)
     console.print(table)

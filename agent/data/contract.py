@@ -2,8 +2,16 @@
 
 Every problem is raised as a `DataError` that names the file, the row and the
 column, because a planner fixing a spreadsheet needs to find the cell. What the
-loader repairs itself (zero-filling gaps) is returned as `Fix` records so it is
-reported, never silent.
+loader repairs itself (zero-filling gaps, dropping time-zone offsets) is returned
+as `Fix` records so it is reported, never silent.
+
+Hostile and careless files found by the red-team corpus (tests/redteam/) are
+stopped here rather than deep inside pandas: NUL bytes (the CSV parser cut
+`oat\x00milk` to `oat`), values that overflow a sum (all y = 1e308 summed to
+inf and forecast NaN), numeric dates (epoch seconds were read as nanoseconds),
+`dd.mm.yyyy` dates (read month-first as consecutive January days), dates past
+pandas' range (a 2262 horizon raised OutOfBoundsDatetime), mixed time-zone
+offsets (a traceback), and a directory given as a file.
 """
 
 from __future__ import annotations
@@ -15,11 +23,20 @@ import pandas as pd
 
 from agent.data.dataset import Fix
 from agent.product import product_text
+from agent.safe_text import clean
 
 SALES_REQUIRED = ["unique_id", "ds", "y"]
 CATALOG_REQUIRED = ["unique_id", "title"]
 # Median spacing between observations (in days) -> pandas frequency family.
 _FREQ_BY_DAYS = {1: "D", 7: "W"}
+# Units in one period above this are an error: beyond any shop, and 1e12 x a million rows still sums finitely.
+MAX_UNITS = 1e12
+# Dates outside this range are an error: pandas' nanosecond timestamps end in April 2262, and a forecast
+# horizon of years must still fit after the last date.
+FIRST_DATE, LAST_DATE = pd.Timestamp("1900-01-01"), pd.Timestamp("2200-12-31")
+# Day.month.year with dots is day-first everywhere it is written; pandas alone reads it month-first.
+_DOTTED_DATE = r"^\s*\d{1,2}\.\d{1,2}\.\d{4}\s*$"
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"
 
 
 class DataError(ValueError):
@@ -45,28 +62,64 @@ def read_table(path: Path) -> pd.DataFrame:
     source = str(path)
     if not path.exists():
         raise DataError(source, "file not found")
+    if path.is_dir():
+        raise DataError(source, "is a directory, not a file; give the path of a .csv or .parquet file")
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".parquet", ".pq"}:
         raise DataError(source, f"unsupported file type {suffix!r}; use .csv or .parquet")
     if path.stat().st_size == 0:
         raise DataError(source, "file is empty")
+    if suffix == ".csv":
+        _check_no_nul(path)
     try:
         if suffix == ".csv":
-            # ids stay text: "00123" and "123" are different products.
-            frame = pd.read_csv(path, dtype={"unique_id": str})
+            # ids stay text: "00123" and "123" are different products. utf-8-sig: Excel's byte-order mark
+            # would otherwise become part of the first column's name.
+            frame = pd.read_csv(path, dtype={"unique_id": str}, encoding="utf-8-sig")
         else:
             frame = pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(source, f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                                "save it as UTF-8 CSV") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         raise DataError(source, f"cannot be read: {exc}") from exc
+    frame.columns = [str(column).strip() for column in frame.columns]
+    if len(frame.columns) == 1 and ";" in frame.columns[0]:
+        raise DataError(source, "has one column named "
+                                f"{frame.columns[0]!r}: it looks semicolon-separated; save it with commas")
     if frame.empty:
         raise DataError(source, "has a header but no rows")
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    for column in frame.columns[frame.dtypes == object]:
+        nul = frame[column].map(lambda value: isinstance(value, str) and "\x00" in value)
+        if nul.any():
+            raise DataError(source, "text holds a NUL byte (\\x00); the file is binary or damaged",
+                            _first_bad(frame, nul), column)
+    return frame
+
+
+def _check_no_nul(path: Path, chunk_bytes: int = 1 << 20) -> None:
+    """A NUL byte in a CSV is an error naming its line: the C parser would silently cut the cell there."""
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            at = chunk.find(b"\x00")
+            if at >= 0:
+                line += chunk[:at].count(b"\n")
+                raise DataError(str(path), f"NUL byte (\\x00) on line {line}: the file is binary or damaged, "
+                                           "or not a CSV", row=line - 1 if line > 1 else None)
+            line += chunk.count(b"\n")
 
 
 def _require_columns(frame: pd.DataFrame, required: list[str], source: str) -> None:
     for column in required:
         if column not in frame.columns:
             raise DataError(source, f"missing required column (have: {', '.join(map(str, frame.columns))})", column=column)
+
+
+def _shown(value: object) -> str:
+    """A cell as the user wrote it, quoted: numpy scalars as plain numbers ('-inf', not np.float64(-inf))."""
+    return repr(str(value.item() if isinstance(value, np.generic) else value))
 
 
 def _first_bad(frame: pd.DataFrame, mask: pd.Series) -> int:
@@ -81,36 +134,36 @@ def _check_ids(frame: pd.DataFrame, source: str) -> pd.Series:
     return ids.astype(str).str.strip()
 
 
-def validate_sales(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str]:
-    """Check types, values, keys and frequency; return (sales sorted by id and date, freq)."""
+def validate_sales(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str, list[Fix]]:
+    """Check types, values, keys and frequency; return (sales sorted by id and date, freq, what was fixed)."""
     _require_columns(frame, SALES_REQUIRED, source)
     out = frame.copy()
     out["unique_id"] = _check_ids(out, source)
-
-    ds = pd.to_datetime(out["ds"], errors="coerce")
-    bad = ds.isna()
-    if bad.any():
-        row = _first_bad(out, bad)
-        raise DataError(source, f"unparseable date {out['ds'].iloc[row - 1]!r} ({int(bad.sum())} rows)", row, "ds")
-    out["ds"] = ds
+    out["ds"], fixes = parse_dates(out, source)
 
     y = pd.to_numeric(out["y"], errors="coerce")
     bad = y.isna() | ~np.isfinite(y)
     if bad.any():
         row = _first_bad(out, bad)
-        raise DataError(source, f"non-numeric or missing value {out['y'].iloc[row - 1]!r} ({int(bad.sum())} rows)", row, "y")
+        raise DataError(source, f"non-numeric or missing value {_shown(out['y'].iloc[row - 1])} ({int(bad.sum())} rows); y must be a finite number of units", row, "y")
     negative = y < 0
     if negative.any():
         row = _first_bad(out, negative)
         raise DataError(source, f"negative value {y.iloc[row - 1]} ({int(negative.sum())} rows); sales are units sold", row, "y")
+    huge = y > MAX_UNITS
+    if huge.any():
+        row = _first_bad(out, huge)
+        raise DataError(source, f"value {y.iloc[row - 1]:g} is over {MAX_UNITS:g} units in one period "
+                                f"({int(huge.sum())} rows); sums over it would overflow", row, "y")
     out["y"] = y.astype("float64")
 
     for optional in ("price", "promo"):
         if optional in out.columns:
             values = pd.to_numeric(out[optional], errors="coerce")
-            bad = values.isna() & out[optional].notna()
+            bad = (values.isna() & out[optional].notna()) | values.isin([np.inf, -np.inf])
             if bad.any():
-                raise DataError(source, "non-numeric value", _first_bad(out, bad), optional)
+                raise DataError(source, f"non-numeric or infinite value {_shown(out[optional].iloc[_first_bad(out, bad) - 1])}",
+                                _first_bad(out, bad), optional)
             out[optional] = values
 
     duplicated = out.duplicated(["unique_id", "ds"], keep="first")
@@ -122,7 +175,54 @@ def validate_sales(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str]
     # Keep the original index while inferring the frequency so errors still point at file rows.
     out = out.sort_values(["unique_id", "ds"], kind="stable")
     freq = infer_freq(out, source)
-    return out.reset_index(drop=True), freq
+    return out.reset_index(drop=True), freq, fixes
+
+
+def parse_dates(frame: pd.DataFrame, source: str, column: str = "ds") -> tuple[pd.Series, list[Fix]]:
+    """`column` as naive timestamps, or a DataError naming the first row pandas would have misread.
+
+    - numbers (epoch seconds, 20170102, spreadsheet serials) are refused: pandas reads them as nanoseconds;
+    - `dd.mm.yyyy` is read day-first (pandas alone reads it month-first);
+    - time-zone offsets are dropped, keeping the local date as written (a Fix says so): a shop's period
+      starts on its own calendar, and offsets that change with daylight saving broke pandas' .dt;
+    - dates outside FIRST_DATE..LAST_DATE are refused.
+    """
+    raw = frame[column]
+    fixes: list[Fix] = []
+    text = raw.astype("string").str.strip()
+    numeric = pd.api.types.is_numeric_dtype(raw) or bool(text.str.fullmatch(r"[+-]?\d+(\.\d+)?").fillna(False).all())
+    if numeric:
+        row = _first_bad(frame, raw.notna())
+        raise DataError(source, f"numeric date {str(raw.iloc[row - 1])!r}: epoch seconds, YYYYMMDD numbers and spreadsheet "
+                                "serials are not read as dates; write them as YYYY-MM-DD", row, column)
+    if text.str.contains(_OFFSET, regex=True).fillna(False).any():
+        text = text.str.replace(_OFFSET, "", regex=True)
+        fixes.append(Fix(source=source, action=f"time-zone offsets dropped from {column!r}; local dates kept",
+                         count=int(raw.astype("string").str.contains(_OFFSET, regex=True).fillna(False).sum())))
+    dotted = text.str.match(_DOTTED_DATE).fillna(False)
+    if dotted.any() and not dotted[text.notna()].all():
+        raise DataError(source, f"dates mix dd.mm.yyyy with other formats (e.g. {raw.iloc[_first_bad(frame, ~dotted) - 1]!r})",
+                        _first_bad(frame, ~dotted), column)
+    if dotted.any():
+        ds = pd.to_datetime(text, format="%d.%m.%Y", errors="coerce")
+    elif pd.api.types.is_datetime64_any_dtype(raw) and getattr(raw.dt, "tz", None) is not None:
+        ds = raw.dt.tz_localize(None)
+        fixes.append(Fix(source=source, action=f"time zone dropped from {column!r}; local dates kept", count=len(raw)))
+    elif pd.api.types.is_datetime64_any_dtype(raw):
+        ds = raw
+    else:
+        ds = pd.to_datetime(text, errors="coerce")
+    bad = ds.isna()
+    if bad.any():
+        row = _first_bad(frame, bad)
+        raise DataError(source, f"unparseable date {_shown(raw.iloc[row - 1])} ({int(bad.sum())} rows); dates must be real "
+                                f"calendar dates within {FIRST_DATE.date()}..{LAST_DATE.date()}", row, column)
+    outside = (ds < FIRST_DATE) | (ds > LAST_DATE)
+    if outside.any():
+        row = _first_bad(frame, outside)
+        raise DataError(source, f"date {ds.iloc[row - 1].date()} is outside {FIRST_DATE.date()}..{LAST_DATE.date()} "
+                                f"({int(outside.sum())} rows)", row, column)
+    return ds.astype("datetime64[ns]"), fixes
 
 
 def infer_freq(sales: pd.DataFrame, source: str) -> str:
@@ -198,15 +298,16 @@ def validate_catalog(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         row = _first_bad(out, duplicated)
         raise DataError(source, f"duplicate product id {out['unique_id'].iloc[row - 1]!r}", row, "unique_id")
     title = out["title"].astype("string").str.strip()
-    empty = title.isna() | (title == "")
+    # A title of only zero-width or control characters shows as nothing: as empty as "".
+    empty = title.fillna("").map(lambda text: clean(text).strip() == "").astype(bool)
     if empty.any():
         raise DataError(source, "empty title", _first_bad(out, empty), "title")
     out["title"] = title.astype(str)
     if "price" in out.columns:
         price = pd.to_numeric(out["price"], errors="coerce")
-        bad = (price.isna() & out["price"].notna()) | (price < 0)
+        bad = (price.isna() & out["price"].notna()) | (price < 0) | (price == np.inf)
         if bad.any():
-            raise DataError(source, f"price must be a non-negative number, got {out['price'].iloc[_first_bad(out, bad) - 1]!r}", _first_bad(out, bad), "price")
+            raise DataError(source, f"price must be a non-negative number, got {_shown(out['price'].iloc[_first_bad(out, bad) - 1])}", _first_bad(out, bad), "price")
         out["price"] = price
     if "launch_date" in out.columns:
         launch = pd.to_datetime(out["launch_date"], errors="coerce")

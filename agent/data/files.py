@@ -17,8 +17,7 @@ def load_files(sales_path: Path | str, catalog_path: Path | str | None = None) -
     works (poorly) and the user is told.
     """
     sales_path = Path(sales_path)
-    sales, freq = validate_sales(read_table(sales_path), str(sales_path))
-    fixes: list[Fix] = []
+    sales, freq, fixes = validate_sales(read_table(sales_path), str(sales_path))
     if catalog_path is None:
         ids = sales["unique_id"].unique()
         catalog = validate_catalog(pd.DataFrame({"unique_id": ids, "title": ids}), "<no catalog>")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.data.dataset import Dataset
 from agent.product import label, product_text
+from agent.safe_text import PromptText
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,12 @@ class ContextSettings:
 
 
 class ProductInfo(BaseModel):
+    # Titles, text and category come from catalog files and API clients: PromptText makes them one bounded
+    # line without control characters or special tokens, here, before any prompt or training pair sees them.
     unique_id: str | None = Field(None, description="None for a product not in the catalog (a new product).")
-    title: str
-    text: str
-    category: str | None = None
+    title: PromptText
+    text: PromptText
+    category: PromptText | None = None
     price: float | None = None
 
 
@@ -43,7 +46,7 @@ class Analog(BaseModel):
     """A similar product and what it sold next: one few-shot example."""
 
     unique_id: str
-    title: str
+    title: PromptText
     similarity: float
     history: list[float] = Field(description="Units before the example's split (empty for a launch example).")
     next: list[float] = Field(description="Units in the `horizon` periods after the split.")

@@ -37,6 +37,7 @@ from agent.grounding import check, direction, sentences
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.report.model import Narrative, TrendStats
 from agent.report.wording import facts, template_narrative
+from agent.safe_text import for_prompt, links_in
 
 PROMPT = "report_narrative"
 N_SAMPLES = 2
@@ -47,6 +48,7 @@ TEMPERATURE = 0.5
 STOP = ["<|im_end|>", "\n\n"]
 TIMEOUT_S = 180.0
 MAX_CHARS = 900
+FACT_CHARS = 600  # one fact names a few groups; a catalog name cannot make it longer than this
 MIN_SENTENCES = 2
 SENTENCES_ASKED = 4
 
@@ -98,6 +100,8 @@ def judge(draft: str, allowed: list[float], known: str,
     seen = [s.lower().rstrip(".!? ") for s in parts]
     if len(set(seen)) < len(seen):
         return text, "the draft repeated a sentence", []
+    if links := links_in(text):
+        return text, f"the draft holds a link or address: {', '.join(links[:3])}", []
     grounding = check(_ORDINAL.sub(r"\1", text), allowed)
     if not grounding.ok:
         return text, f"the draft cited numbers no statistic holds: {', '.join(grounding.ungrounded)}", grounding.ungrounded
@@ -127,8 +131,10 @@ def write_narrative(stats: TrendStats, backend: LLMBackend | None) -> Narrative:
     if backend is None:
         return template(stats, "no LLM backend (--backend none or none available)")
     given = facts(stats)
-    prompt = load_template(PROMPT).format(selection=stats.scope.selection, period=stats.scope.period,
-                                          facts=given, sentences=SENTENCES_ASKED)
+    # Group and selection names come from the catalog: each fact is one bounded line (agent.safe_text).
+    prompt = load_template(PROMPT).format(selection=for_prompt(stats.scope.selection), period=stats.scope.period,
+                                          facts=[for_prompt(fact, FACT_CHARS) for fact in given],
+                                          sentences=SENTENCES_ASKED)
     request = GenerationRequest(prompt=prompt, n=N_SAMPLES, max_tokens=MAX_TOKENS, temperature=TEMPERATURE,
                                 stop=STOP, timeout_s=TIMEOUT_S)
     try:
