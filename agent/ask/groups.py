@@ -89,7 +89,7 @@ def expand(name: str) -> str:
 @dataclass(frozen=True)
 class Segment:
     words: frozenset[str]
-    head: str
+    heads: frozenset[str]
     first: bool = True  # the name's first part: "ICE CREAM" of ICE CREAM/MILK/SHERBTS, not "MILK"
 
 
@@ -97,17 +97,21 @@ def segments(name: str) -> list[Segment]:
     """A catalog name's parts, each with its words (singular, no filler) and head noun."""
     found: list[Segment] = []
     for part in _SEGMENT_SPLIT.split(expand(name)):
-        if ":" in part:  # "rolls: dinner": the head comes first
+        if ":" in part:  # "ROLLS: DINNER" is dinner rolls, "ROLLS: BAGELS" bagels: a plural after the colon is a head
             head_part, rest = part.split(":", 1)
-            head_words = [singular(w) for w in re.findall(r"[a-z]+", head_part) if w not in FILLER]
-            rest_words = [singular(w) for w in re.findall(r"[a-z]+", rest) if w not in FILLER]
-            if head_words:
-                found.append(Segment(frozenset(head_words + rest_words), head_words[-1], not found))
+            head_raw = [w for w in re.findall(r"[a-z]+", head_part) if w not in FILLER]
+            rest_raw = [w for w in re.findall(r"[a-z]+", _PREPOSITION.split(rest, maxsplit=1)[0]) if w not in FILLER]
+            heads = {singular(head_raw[-1])} if head_raw else set()
+            if rest_raw and rest_raw[-1].endswith("s") and not rest_raw[-1].endswith("ss"):
+                heads.add(singular(rest_raw[-1]))
+            if heads:
+                words_ = frozenset(singular(w) for w in head_raw + rest_raw)
+                found.append(Segment(words_, frozenset(heads), not found))
             continue
         main = _PREPOSITION.split(part, maxsplit=1)[0]
         kept = [singular(w) for w in re.findall(r"[a-z]+", main) if w not in FILLER]
         if kept:
-            found.append(Segment(frozenset(kept), kept[-1], not found))
+            found.append(Segment(frozenset(kept), frozenset({kept[-1]}), not found))
     return found
 
 
@@ -160,11 +164,11 @@ class GroupTable:
         by_head: dict[str, str] = {}
         for group, by_level in self._segments.items():
             for level in reversed(self.levels):  # subcategory first: the most specific name that matches
-                hits = [s for s in by_level.get(level, []) if s.head == head and wanted <= s.words]
+                hits = [s for s in by_level.get(level, []) if head in s.heads and wanted <= s.words]
                 if hits:
                     full[group] = (level, any(s.first for s in hits))
                     break
-                if any(s.head == head for s in by_level.get(level, [])) and group not in by_head:
+                if any(head in s.heads for s in by_level.get(level, [])) and group not in by_head:
                     by_head[group] = level
         leading = {g: level for g, (level, first) in full.items() if first}
         chosen = leading or {g: level for g, (level, _) in full.items()}
