@@ -11,10 +11,15 @@ without determiners or units of packing such as "cartons of"; horizons in
 weekly periods: a month is 4, a quarter 13, a fortnight 2, days rounded up to
 weeks; None where the question gives none).
 
-Measured by eval/bench_ask.py (rules, LLM, final) and held to a floor by
-tests/test_ask_rules.py. Do not edit a case to make a parser pass it; a case
-that a careful reader would read differently may be corrected, with the
-reason in the commit message.
+Two sets. HELDOUT (set A, 67 questions) was committed before any rule change
+and scored once (rules 45/67 fully right, 63/67 intents); that run printed its
+failures, and the rule changes that followed were written with them in view,
+so set A is no longer blind. HELDOUT_B (60 questions) was written after those
+changes and committed before the rules were run on it: it is the blind
+measure. Both are measured by eval/bench_ask.py (rules, LLM, final) and held
+to a floor by tests/test_ask_rules.py. Do not edit a case to make a parser
+pass it; a case that a careful reader would read differently may be
+corrected, with the reason in the commit message.
 """
 
 from __future__ import annotations
@@ -113,4 +118,92 @@ HELDOUT: list[Case] = [
     Case("forecast item 1095275 for the next fortnight", "forecast", ["1095275"], 2),
     Case("sku 1000050 sales next 3 weeks", "forecast", ["1000050"], 3),
     Case("HOW MANY BANANAS NEXT MONTH", "forecast", ["bananas"], 4),
+]
+
+
+HELDOUT_B: list[Case] = [
+    # forecasts
+    Case("how many avocados are we likely to sell over the next 3 weeks?", "forecast", ["avocados"], 3),
+    Case("units of frozen vegetables expected next month", "forecast", ["frozen vegetables"], 4),
+    Case("Could you tell me how much butter we will sell in five weeks", "forecast", ["butter"], 5),
+    Case("toilet paper forecast, 2 wks", "forecast", ["toilet paper"], 2),
+    Case("what's the expected demand for hot dogs during the next 9 weeks?", "forecast", ["hot dogs"], 9),
+    Case("how many lemons next quartr", "forecast", ["lemons"], 13),
+    Case("predict the sales of sliced turkey for the following 4 weeks", "forecast", ["sliced turkey"], 4),
+    Case("how much dish soap will we sell this month", "forecast", ["dish soap"], 4),
+    Case("give me a forecast for granola bars", "forecast", ["granola bars"]),
+    Case("estimated sales of apples over 21 days", "forecast", ["apples"], 3),
+    Case("how many onions will we need to sell in 7 weeks", "forecast", ["onions"], 7),
+    Case("what do you expect for chicken breasts over the next fortnight", "forecast", ["chicken breasts"], 2),
+    Case("forecast sour cream for a quarter", "forecast", ["sour cream"], 13),
+    Case("how much salsa do we sell in a typical next 4 weeks", "forecast", ["salsa"], 4),
+    Case("project sales for shampoo, next 6 weeks", "forecast", ["shampoo"], 6),
+    Case("how many pounds of ground beef will sell next wek", "forecast", ["ground beef"], 1),
+    Case("whats demand looking like for energy drinks over 10 weeks", "forecast", ["energy drinks"], 10),
+    Case("tell me the predicted units of pasta sauce next month", "forecast", ["pasta sauce"], 4),
+    # revenue
+    Case("what revenue will avocados bring in next month", "forecast", ["avocados"], 4, extra={"measure": "revenue"}),
+    Case("how many dollars of butter will we sell over 8 weeks", "forecast", ["butter"], 8,
+         extra={"measure": "revenue"}),
+    Case("sales in dollars for hot dogs next quarter", "forecast", ["hot dogs"], 13, extra={"measure": "revenue"}),
+    # stores
+    Case("how many apples will store 367 sell in 4 weeks", "forecast", ["apples"], 4, "367"),
+    Case("at store 318, forecast butter for next month", "forecast", ["butter"], 4, "318"),
+    Case("store #412: shampoo over the next 3 weeks?", "forecast", ["shampoo"], 3, "412"),
+    # compare
+    Case("compare apples and oranges for the next 4 weeks", "compare", ["apples", "oranges"], 4),
+    Case("which sells more, butter or margarine?", "compare", ["butter", "margarine"]),
+    Case("hot dogs vs hamburger buns over 6 weeks", "compare", ["hot dogs", "hamburger buns"], 6),
+    Case("compare shampoo, conditioner and body wash next month", "compare",
+         ["shampoo", "conditioner", "body wash"], 4),
+    Case("side by side: salsa and tortilla chips for a fortnight", "compare", ["salsa", "tortilla chips"], 2),
+    Case("which will sell more next week at store 367, lemons or limes", "compare", ["lemons", "limes"], 1, "367"),
+    Case("compare the revenue of avocados versus tomatoes over 8 weeks", "compare", ["avocados", "tomatoes"], 8,
+         extra={"measure": "revenue"}),
+    # price what-ifs
+    Case("what if we sell butter at $2.99?", "what_if_price", ["butter"], None, None, 2.99),
+    Case("if we lower the price of apples to 1.49, what are sales for 4 weeks", "what_if_price", ["apples"], 4,
+         None, 1.49),
+    Case("what happens to hot dog sales if they cost 4 dollars", "what_if_price", ["hot dog"], None, None, 4.0),
+    Case("discount granola bars to $2.50 for the next 3 weeks", "what_if_price", ["granola bars"], 3, None, 2.5),
+    Case("would raising shampoo to $6.49 hurt sales over a month?", "what_if_price", ["shampoo"], 4, None, 6.49),
+    Case("price of lemons set at 50 cents: how many next week", "what_if_price", ["lemons"], 1, None, 0.5),
+    # reorders
+    Case("how much butter should I reorder, lead time 3 days", "reorder", ["butter"], extra={"lead_time": 1}),
+    Case("restock apples with a 2 week lead time at 97% service level", "reorder", ["apples"],
+         extra={"lead_time": 2, "service_level": 0.97}),
+    Case("reorder suggestion for toilet paper; we have 35 on hand", "reorder", ["toilet paper"],
+         extra={"on_hand": 35.0}),
+    Case("how many hot dogs should we order? supplier takes 5 days", "reorder", ["hot dogs"],
+         extra={"lead_time": 1}),
+    Case("replenish shampoo at a 90 percent service level, 12 units in stock", "reorder", ["shampoo"],
+         extra={"service_level": 0.9, "on_hand": 12.0}),
+    Case("order quantity for onions with lead time of 1 week", "reorder", ["onions"], extra={"lead_time": 1}),
+    Case("reorder granola bars, lead time 2 weeks, 99% service, 10 on hand", "reorder", ["granola bars"],
+         extra={"lead_time": 2, "service_level": 0.99, "on_hand": 10.0}),
+    # trend reports
+    Case("trend report on the dairy section", "trend_report", [], extra={"category": "dairy"}),
+    Case("how are snacks trending this quarter", "trend_report", [], 13, extra={"category": "snacks"}),
+    Case("give me an overview of the meat department", "trend_report", [], extra={"category": "meat"}),
+    Case("show me the top movers in frozen foods", "trend_report", [], extra={"category": "frozen foods"}),
+    Case("what's growing in the beverages category?", "trend_report", [], extra={"category": "beverages"}),
+    Case("trend report for store 412 over the next 6 weeks", "trend_report", [], 6, "412"),
+    Case("summarize trends for pet food", "trend_report", [], extra={"category": "pet food"}),
+    # new products
+    Case('launch of "maple pecan granola 12 oz": sales in the first 8 weeks?', "new_product", [], 8,
+         extra={"title": "maple pecan granola 12 oz"}),
+    Case("we're introducing a new sparkling water 12 pk, how many in a month", "new_product", [], 4,
+         extra={"title": "sparkling water 12 pk"}),
+    Case("new product: organic baby spinach 5 oz, forecast for 6 weeks", "new_product", [], 6,
+         extra={"title": "organic baby spinach 5 oz"}),
+    Case("how will a brand new protein bar do in its first quarter", "new_product", [], 13,
+         extra={"title": "protein bar"}),
+    Case("if we start carrying almond milk 64 oz at $3.79, what will it sell in 4 weeks?", "new_product", [], 4,
+         None, 3.79, extra={"title": "almond milk 64 oz"}),
+    # ids and odd inputs
+    Case("product 1095275: forecast next 5 weeks", "forecast", ["1095275"], 5),
+    Case("how many BUTTER will sell over the next TWO WEEKS", "forecast", ["butter"], 2),
+    Case("forcast apples nxt month", "forecast", ["apples"], 4),
+    Case("sales of eggs, next 4 weeks, store 367, in dollars", "forecast", ["eggs"], 4, "367",
+         extra={"measure": "revenue"}),
 ]
