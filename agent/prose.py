@@ -56,7 +56,7 @@ biggest big small strongly slightly same similar other others new product produc
 categories department departments subcategory group groups store stores price prices priced revenue dollars
 worth bring brings expect also still only just not no yes quarter year years launch launches launched
 first second third half one two three four five six seven eight nine ten if instead compared versus vs
-lead leads leading ahead behind against among led outsell outsells outsold more than make makes likely
+lead leads leading ahead behind against among led outsell outsells outsold make makes too again well
 """.split())
 _CHAT_TOKEN = re.compile(r"<\|[^|>]*\|>")
 _TAG = re.compile(r"<[^>]*>")
@@ -156,11 +156,12 @@ def judge(draft: str, spec: Spec) -> tuple[str, str | None, list[str]]:
     seen = [s.lower().rstrip(".!? ") for s in parts]
     if len(set(seen)) < len(seen):
         return text, "it repeated a sentence", []
-    grounding = check(_ORDINAL.sub(r"\1", text), spec.numbers)
+    plain = _ORDINAL.sub(r"\1", text)
+    grounding = check(plain, spec.numbers)
     if not grounding.ok:
         return text, f"it cited numbers nothing computed: {', '.join(grounding.ungrounded)}", grounding.ungrounded
     allowed = ALLOWED_WORDS | words(spec.facts) | {w for s in spec.subjects for w in words(s)}
-    foreign = sorted({w for w in _WORD.findall(text) if _stem(w) not in allowed and w.lower() not in allowed})
+    foreign = sorted({w for w in _WORD.findall(plain) if _stem(w) not in allowed and w.lower() not in allowed})
     if foreign:
         return text, f"it used words the facts do not have: {', '.join(foreign[:6])}", []
     if not _names_subject(text, spec.subjects):

@@ -127,8 +127,12 @@ def resolve_product(app: Shelfcast, text: str, yes: bool = False) -> Resolution:
         nearest = ", ".join(c.title for c in found[:3]) or "none"
         return Resolution(text=text, status="unknown", candidates=found[:MAX_CANDIDATES],
                           note=f"no product matches {text!r} (nearest: {nearest})")
-    best = found[0]
-    close = [c for c in found if best.score - c.score <= AMBIGUITY_GAP][:MAX_CANDIDATES]
+    # A size the user wrote ("4 oz") is the product's: titles with every size of the text come first.
+    sizes = [re.sub(r"\s+", " ", m.group(0)) for m in SIZE.finditer(text.lower())]
+    sized = [c for c in found if sizes and all(re.search(rf"\b{re.escape(z)}\b", c.title.lower()) for z in sizes)]
+    pool = sized if sized and sized[0].score >= MIN_SCORE else found
+    best = pool[0]
+    close = [c for c in pool if best.score - c.score <= AMBIGUITY_GAP][:MAX_CANDIDATES]
     if len(close) > 1 and not yes:
         return Resolution(text=text, status="ambiguous", candidates=close,
                           note=f"{text!r} matches {len(close)} products about equally well; which one?")
