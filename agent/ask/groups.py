@@ -57,7 +57,7 @@ ABBREVIATIONS = {
     r"\bsft\b": "soft", r"\bdrnk\b": "drink", r"\bdrnks\b": "drinks", r"\bfrzn\b": "frozen", r"\bfz\b": "frozen",
     r"\brefrgratd\b": "refrigerated", r"\bsherbts\b": "sherbets", r"\bwtr\b": "water", r"\bbrkfst\b": "breakfast",
     r"\bpure juice - o\b": "pure orange juice", r"\boj\b": "orange juice", r"\bpnch\b": "punch", r"\bbkd\b": "baked",
-    r"\bsw gds\s*:": "", r"\bmxs?\b": "mixes", r"\bpwdr\b": "powder", r"\bcrystl\b": "crystal", r"\bveg\b": "vegetables",
+    r"\bsw gds\s*:": "", r"\bfluid milk white only\b": "fluid white milk", r"\bmxs?\b": "mixes", r"\bpwdr\b": "powder", r"\bcrystl\b": "crystal", r"\bveg\b": "vegetables",
 }
 # Words shoppers use that the catalog does not: read as the catalog's term (the answer notes it).
 SHOPPER_WORDS = {"cola": "soft drinks", "colas": "soft drinks", "soda": "soft drinks", "sodas": "soft drinks",
@@ -172,6 +172,13 @@ class GroupTable:
                     by_head[group] = level
         leading = {g: level for g, (level, first) in full.items() if first}
         chosen = leading or {g: level for g, (level, _) in full.items()}
+        # Within a category that matches as a whole (SOFT DRINKS), subcategories that match by their own name
+        # (SOFT DRINKS 12/18&15PK CAN CAR, not MIXERS or ENERGY DRINK) are what the word means.
+        deepest = self.levels[-1]
+        if len(self.levels) > 1:
+            parents = {g.rsplit(" / ", 1)[0] for g, level in chosen.items() if level == deepest}
+            chosen = {g: level for g, level in chosen.items()
+                      if level == deepest or g.rsplit(" / ", 1)[0] not in parents}
         return chosen, {g: lvl for g, lvl in by_head.items() if g not in full}
 
 
@@ -202,6 +209,7 @@ class GroupMatch(BaseModel):
     """What a generic word stands for: catalog groups (with the level that matched) and their best sellers."""
 
     text: str
+    label: str = Field(description="What the answer calls it: the text, or its head noun for a head-noun match.")
     name: str = Field(description="Readable name of the matched groups, e.g. 'ICE CREAM/MILK/SHERBTS'.")
     groups: list[str]
     kind: str = Field(description="'full' (head and every word) or 'head' (the head noun only).")
@@ -241,12 +249,13 @@ def find_groups(dataset: Dataset, text: str) -> tuple[GroupMatch | None, list[st
            for r in products.head(TOP_PRODUCTS).itertuples() if r.recent > 0]
     names = []
     for group, level in chosen.items():
-        label = group.split(" / ")[table.levels.index(level)]
-        if label not in names:
-            names.append(label)
+        part = group.split(" / ")[table.levels.index(level)]
+        if part not in names:
+            names.append(part)
     name = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return GroupMatch(text=text, name=name, groups=sorted(chosen), kind=kind, unique_ids=products["unique_id"].astype(str).tolist(),
-                      recent_units=total, top=top, note=note), []
+    label = text if kind == "full" else re.findall(r"[a-z]+", text.lower())[-1]
+    return GroupMatch(text=text, label=label, name=name, groups=sorted(chosen), kind=kind,
+                      unique_ids=products["unique_id"].astype(str).tolist(), recent_units=total, top=top, note=note), []
 
 
 def group_series(dataset: Dataset, unique_ids: list[str]) -> pd.Series:

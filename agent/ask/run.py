@@ -165,7 +165,7 @@ class _Answered:
         numbers += [len(g.unique_ids), RECENT_PERIODS, *(p.share * self.total for p in g.top),
                     *(float(p.unique_id) for p in g.top if p.unique_id.isdigit()),
                     *(v for p in g.top for v in values_in(f"{p.title} {g.name}"))]
-        text = text.replace(f"{g.name}:", f"All {g.text} ({g.name}, {len(g.unique_ids):,} products):", 1)
+        text = text.replace(f"{g.name}:", f"All {g.label} ({g.name}, {len(g.unique_ids):,} products):", 1)
         return (f"{text}, from AutoETS on their summed weekly units; best sellers, split by their share of the "
                 f"last {RECENT_PERIODS} weeks: {top}"), numbers
 
