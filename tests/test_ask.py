@@ -211,11 +211,30 @@ def test_trend_report_intent_writes_the_report(app: Shelfcast, tmp_path) -> None
     assert answer.text and answer.grounded, (answer.text, answer.numbers[:20])
 
 
-@pytest.mark.parametrize(("freq", "words"), [("MS", "next 3 months"), ("D", "next 3 days"), ("W-MON", "next 3 weeks")])
-def test_answers_name_the_datas_period(freq: str, words: str) -> None:
-    from agent.ask.run import _units_sentence
-    from agent.forecast.result import Forecast
+class _Scripted:
+    """An LLM that answers every request with one text: the parse form fails, the sentence must be judged."""
 
-    forecast = Forecast(unique_id="a", title="Bagels", freq=freq, horizon=3, dates=["2030-01-01"] * 3, point=[1.0] * 3,
-                        quantiles={"0.1": [0.0] * 3, "0.5": [1.0] * 3, "0.9": [2.0] * 3}, path="baseline", attempts=[])
-    assert words in _units_sentence(forecast) and "80% interval 0 to 6" in _units_sentence(forecast)
+    name = model_id = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def generate(self, request):
+        from agent.llm.base import Generation
+
+        return Generation(texts=[self.text], finish_reasons=["stop"], backend="scripted", model="scripted")
+
+    def healthy(self) -> bool:
+        return True
+
+
+def test_a_scripted_llm_sentence_without_the_facts_never_reaches_the_user(app: Shelfcast) -> None:
+    """`make demo`'s question once got "Eating 17-17." (17 is in a title, so the number check passed it)."""
+    scripted = Shelfcast(app.dataset, app.index, _Scripted("Eating 17-17."))  # type: ignore[arg-type]
+    answer = ask(scripted, "how many bagels will sell in the next 4 weeks?")
+    assert answer.written_by == "template" and "Eating" not in answer.text
+    assert answer.text.startswith("All bagels (") and any("Eating" in note for note in answer.notes)
+    total = sum(answer.forecasts[0].point)
+    good = f"We expect to sell about {total:,.0f} bagels over the next 4 weeks."
+    accepted = ask(Shelfcast(app.dataset, app.index, _Scripted(good)), "how many bagels in the next 4 weeks?")  # type: ignore[arg-type]
+    assert accepted.written_by == "llm" and accepted.text == good and accepted.grounded
