@@ -266,13 +266,15 @@ def group_series(dataset: Dataset, unique_ids: list[str]) -> pd.Series:
     return rows.groupby("ds")["y"].sum().reindex(dates, fill_value=0.0).astype(float)
 
 
-def group_forecast(dataset: Dataset, match: GroupMatch, horizon: int) -> Forecast:
-    """AutoETS on the groups' summed units; the 80% interval gives the 0.1 and 0.9 quantiles."""
+def group_forecast(dataset: Dataset, match: GroupMatch, horizon: int, ceiling_factor: float) -> Forecast:
+    """AutoETS on the groups' summed units; the 80% interval gives the 0.1 and 0.9 quantiles. Values are capped at
+    `ceiling_factor` times the largest period, the chain's bound (a long horizon widens AutoETS's interval past it)."""
     series = group_series(dataset, match.unique_ids)
     season = dataset.season_length if len(series) >= 2 * dataset.season_length else 1
     fitted, model = fit_series(series.to_numpy(), horizon, season)
-    point = np.clip(fitted["mean"], 0, None)
-    low, high = np.clip(fitted[f"lo-{LEVEL}"], 0, None), np.clip(fitted[f"hi-{LEVEL}"], 0, None)
+    ceiling = ceiling_factor * float(series.max())
+    point = np.clip(fitted["mean"], 0, ceiling)
+    low, high = np.clip(fitted[f"lo-{LEVEL}"], 0, ceiling), np.clip(fitted[f"hi-{LEVEL}"], 0, ceiling)
     dates = pd.date_range(series.index[-1], periods=horizon + 1, freq=dataset.freq)[1:]
     return Forecast(unique_id=None, title=match.name, freq=dataset.freq, horizon=horizon,
                     dates=[d.date() for d in dates], point=[round(float(v), 3) for v in point],

@@ -139,7 +139,7 @@ class _Answered:
         self.resolution = resolution
         self.group = resolution.group if resolution.status == "group" else None
         if self.group is not None:
-            self.forecast = group_forecast(scope.dataset, self.group, horizon)
+            self.forecast = group_forecast(scope.dataset, self.group, horizon, scope.settings.ceiling_factor)
             self.history = group_series(scope.dataset, self.group.unique_ids)
             self.price = revenue_per_unit(scope.dataset, self.group.unique_ids)
         else:
