@@ -87,7 +87,7 @@ def latency(choice: tuple) -> None:
     written = {"llm": 0, "template": 0}
     for question in LATENCY_QUESTIONS:
         tic = time.perf_counter()
-        answer = ask(app, question, yes=True)
+        answer = ask(app, question, yes=True, narrate_with_llm=True)
         seconds = time.perf_counter() - tic
         paths = ", ".join(f.path for f in answer.forecasts)
         why = next((n for n in reversed(answer.notes) if "sentence" in n), "")

@@ -231,10 +231,12 @@ class _Scripted:
 def test_a_scripted_llm_sentence_without_the_facts_never_reaches_the_user(app: Shelfcast) -> None:
     """`make demo`'s question once got "Eating 17-17." (17 is in a title, so the number check passed it)."""
     scripted = Shelfcast(app.dataset, app.index, _Scripted("Eating 17-17."))  # type: ignore[arg-type]
-    answer = ask(scripted, "how many bagels will sell in the next 4 weeks?")
+    answer = ask(scripted, "how many bagels will sell in the next 4 weeks?", narrate_with_llm=True)
     assert answer.written_by == "template" and "Eating" not in answer.text
     assert answer.text.startswith("All bagels (") and any("Eating" in note for note in answer.notes)
     total = sum(answer.forecasts[0].point)
     good = f"We expect to sell about {total:,.0f} bagels over the next 4 weeks."
-    accepted = ask(Shelfcast(app.dataset, app.index, _Scripted(good)), "how many bagels in the next 4 weeks?")  # type: ignore[arg-type]
+    writer = Shelfcast(app.dataset, app.index, _Scripted(good))  # type: ignore[arg-type]
+    accepted = ask(writer, "how many bagels in the next 4 weeks?", narrate_with_llm=True)
+    assert ask(writer, "how many bagels in the next 4 weeks?").written_by == "template"  # off by default
     assert accepted.written_by == "llm" and accepted.text == good and accepted.grounded

@@ -73,7 +73,7 @@ def test_broken_llm_output_and_backend_errors_fall_back(embedded) -> None:
 
 def test_ask_with_the_embedded_llm_is_grounded(embedded) -> None:
     app = Shelfcast(pastry_slice(), pastry_index(), embedded)
-    answer = ask(app, "how many dinner rolls will sell in the next 3 weeks?", yes=True)
+    answer = ask(app, "how many dinner rolls will sell in the next 3 weeks?", yes=True, narrate_with_llm=True)
     assert answer.status == "answered" and answer.grounded
     assert answer.written_by == "llm" or any("template sentence" in note for note in answer.notes)
     assert answer.forecasts[0].horizon == 3

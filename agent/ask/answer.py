@@ -11,6 +11,7 @@ sentence is used and the reason is recorded in the notes.
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -104,6 +105,7 @@ def draw(charts: list[tuple[Forecast, pd.Series]], chart_dir: Path | None) -> li
         return []
     paths = []
     for forecast, history in charts:
-        name = f"ask-{forecast.unique_id or 'new'}-{uuid.uuid4().hex[:8]}.png"
+        label = forecast.unique_id or re.sub(r"[^a-z0-9]+", "-", forecast.title.lower()).strip("-")[:40] or "new"
+        name = f"ask-{label}-{uuid.uuid4().hex[:8]}.png"
         paths.append(str(fan_chart(forecast, history, Path(chart_dir) / name)))
     return paths

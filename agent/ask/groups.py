@@ -57,7 +57,8 @@ ABBREVIATIONS = {
     r"\bsft\b": "soft", r"\bdrnk\b": "drink", r"\bdrnks\b": "drinks", r"\bfrzn\b": "frozen", r"\bfz\b": "frozen",
     r"\brefrgratd\b": "refrigerated", r"\bsherbts\b": "sherbets", r"\bwtr\b": "water", r"\bbrkfst\b": "breakfast",
     r"\bpure juice - o\b": "pure orange juice", r"\boj\b": "orange juice", r"\bpnch\b": "punch", r"\bbkd\b": "baked",
-    r"\bsw gds\s*:": "", r"\bfluid milk white only\b": "fluid white milk", r"\bmxs?\b": "mixes", r"\bpwdr\b": "powder", r"\bcrystl\b": "crystal", r"\bveg\b": "vegetables",
+    r"\bsw gds\s*:": "", r"\bfluid milk white only\b": "fluid white milk", r"\bmxs?\b": "mixes",
+    r"\bpwdr\b": "powder", r"\bcrystl\b": "crystal", r"\bveg\b": "vegetables",
 }
 # Words shoppers use that the catalog does not: read as the catalog's term (the answer notes it).
 SHOPPER_WORDS = {"cola": "soft drinks", "colas": "soft drinks", "soda": "soft drinks", "sodas": "soft drinks",

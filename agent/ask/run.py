@@ -25,6 +25,7 @@ from agent.ask.tools import PriceResult, ReorderResult, recent_price, scoped, to
 from agent.forecast.result import Forecast
 from agent.grounding import check, values_in
 from agent.pipeline import Shelfcast
+from agent.prose import Prose
 from agent.report import Report
 from agent.report.render import write_report
 from agent.retrieval.index import ProductIndex
@@ -46,8 +47,11 @@ def vocabulary(index: ProductIndex) -> frozenset[str]:
 
 
 def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | None = None,
-        narrate_with_llm: bool = True) -> Answer:
-    """Answer one plain-language question from the data; ValueError/KeyError for bad input (unknown store...)."""
+        narrate_with_llm: bool = False) -> Answer:
+    """Answer one plain-language question from the data; ValueError/KeyError for bad input (unknown store...).
+
+    `narrate_with_llm` lets the LLM rewrite the template sentence (agent.prose judges it). Off by default:
+    SmolLM2-135M's sentences were accepted 0/7 times in eval/results/bench_ask_latency.txt, at ~20 s each."""
     if not question.strip():
         raise ValueError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
@@ -80,7 +84,12 @@ def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | N
             return _reply(base, "no_match", " ".join(r.note[0].upper() + r.note[1:] + "." for r in resolutions), notes,
                           candidates={r.text: r.candidates for r in resolutions})
         facts = _facts(scope, query, usable, question)
-    prose = narrate(facts, app.backend if narrate_with_llm else None)
+    if narrate_with_llm:
+        prose = narrate(facts, app.backend)
+    else:
+        prose = Prose(text=facts.sentence, source="template", reason=(
+            "template sentence (LLM sentences are off by default: 0/7 accepted in eval/results/bench_ask_latency.txt; "
+            "--llm-sentence turns them on)"))
     notes += [*facts.notes, prose.reason]
     charts = draw(facts.charts, chart_dir)
     return Answer(**base, status="answered", text=prose.text, written_by=prose.source,
