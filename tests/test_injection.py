@@ -8,13 +8,11 @@ the text reaches the prompts.
 from __future__ import annotations
 
 import pytest
-from injections import INJECTIONS, assert_within_bounds
+from injections import INJECTIONS, assert_answer_within_bounds, assert_within_bounds
 from real_data import pastry_index, pastry_slice
 
 from agent.ask import ask
-from agent.ask.groups import group_series
 from agent.ask.query import MAX_HORIZON
-from agent.ask.resolve import resolve
 from agent.pipeline import Shelfcast
 
 
@@ -34,14 +32,7 @@ def _check_answer(app: Shelfcast, question: str) -> None:
     answer = ask(app, question, yes=True)
     assert answer.query.horizon is None or 1 <= answer.query.horizon <= MAX_HORIZON
     assert answer.grounded, (answer.text, answer.numbers)
-    for forecast in answer.forecasts:
-        if forecast.unique_id is None and answer.intent != "new_product":  # a category's summed series
-            group = next(r.group for r in map(lambda text: resolve(app, text, yes=True), answer.query.products)
-                         if r.group is not None and r.group.name == forecast.title)
-            ceiling = app.settings.ceiling_factor * group_series(app.dataset, group.unique_ids).max()
-            assert max(max(v) for v in forecast.quantiles.values()) <= ceiling + 1e-6
-        else:
-            assert_within_bounds(app, forecast)
+    assert_answer_within_bounds(app, answer)
 
 
 @pytest.mark.parametrize("injection", INJECTIONS)
