@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.ask.query import Intent, ParsedBy, Query
 from agent.ask.resolve import Candidate
-from agent.forecast.prompting import load_template
+from agent.forecast.prompting import load_template, period_name
 from agent.forecast.result import Forecast
 from agent.grounding import values_in
 from agent.llm.base import GenerationRequest, LLMBackend
@@ -94,8 +94,9 @@ def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -
     """The LLM's sentence when `agent.prose` accepts it, else the template's; why, either way."""
     request = GenerationRequest(prompt=load_template(ANSWER_PROMPT).format(facts=facts.sentence), n=1,
                                 temperature=0.0, max_tokens=64, regex=SENTENCE_REGEX, timeout_s=timeout_s)
+    period = period_name(facts.forecasts[0].freq) if facts.forecasts else "week"
     spec = Spec(facts=facts.sentence, numbers=facts.numbers, subjects=facts.subjects, main=facts.main,
-                horizon=facts.horizon)
+                horizon=facts.horizon, period=period)
     return write(backend, request, spec, facts.sentence)
 
 

@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 
 from agent.data.dataset import Dataset
 from agent.forecast.result import Attempt, Forecast
-from agent.report.forecast import LEVEL, fit_series
+from agent.report.category_forecast import LEVEL, fit_series
 
 RECENT_PERIODS = 13
 TOP_PRODUCTS = 5

@@ -22,6 +22,7 @@ from agent.ask.query import DEFAULT_HORIZON, Query
 from agent.ask.resolve import Candidate, Resolution, resolve, resolve_group
 from agent.ask.rules import normalize
 from agent.ask.tools import PriceResult, ReorderResult, recent_price, scoped, tool, tools
+from agent.forecast.prompting import period_name
 from agent.forecast.result import Forecast
 from agent.grounding import check, values_in
 from agent.pipeline import Shelfcast
@@ -32,7 +33,7 @@ from agent.retrieval.index import ProductIndex
 
 MAX_QUESTION_CHARS = 500
 REPORT_HORIZON = 8
-RECENT_SOLD_WEEKS = 8  # a product with no units in these weeks has nothing a price change could act on
+RECENT_SOLD_PERIODS = 8  # a product with no units in these periods has nothing a price change could act on
 _vocabularies: weakref.WeakKeyDictionary[ProductIndex, frozenset[str]] = weakref.WeakKeyDictionary()
 _vocabulary_lock = threading.Lock()
 
@@ -135,10 +136,10 @@ def _span(count: float, freq: str) -> str:
 
 
 def _units_sentence(forecast: Forecast, factor: float = 1.0) -> str:
-    """'Title (id): about N units over the next H weeks (80% interval a to b)'; per-week bounds summed (conservative)."""
+    """'Title (id): about N units over the next 4 weeks (80% interval a to b)'; per-period bounds summed (conservative)."""
     who = f"{forecast.title} ({forecast.unique_id})" if forecast.unique_id else forecast.title
-    return (f"{who}: about {_total(forecast) * factor:,.0f} unit(s) over the next {forecast.horizon} weeks "
-            f"(80% interval {_total(forecast, '0.1') * factor:,.0f} to {_total(forecast, '0.9') * factor:,.0f})")
+    return (f"{who}: about {_total(forecast) * factor:,.0f} unit(s) over the next {_span(forecast.horizon, forecast.freq)} "
+            f"(80% interval {sum(forecast.lower) * factor:,.0f} to {sum(forecast.upper) * factor:,.0f})")
 
 
 class _Answered:
@@ -175,15 +176,16 @@ class _Answered:
                     *(float(p.unique_id) for p in g.top if p.unique_id.isdigit()),
                     *(v for p in g.top for v in values_in(f"{p.title} {g.name}"))]
         text = text.replace(f"{g.name}:", f"All {g.label} ({g.name}, {len(g.unique_ids):,} products):", 1)
-        return (f"{text}, from AutoETS on their summed weekly units; best sellers, split by their share of the "
-                f"last {RECENT_PERIODS} weeks: {top}"), numbers
+        period = period_name(self.forecast.freq)
+        return (f"{text}, from AutoETS on their summed units per {period}; best sellers, split by their share of the "
+                f"last {_span(RECENT_PERIODS, self.forecast.freq)}: {top}"), numbers
 
     def revenue(self, notes: list[str]) -> tuple[str, list[float]]:
         if self.price is None:
             notes.append(f"no price known for {self.forecast.title}: revenue cannot be computed, units shown")
             return "", []
         revenue = self.total * self.price
-        low, high = _total(self.forecast, "0.1") * self.price, _total(self.forecast, "0.9") * self.price
+        low, high = sum(self.forecast.lower) * self.price, sum(self.forecast.upper) * self.price
         what = "the units-weighted recent price" if self.group is not None else "the recent price"
         return (f", about ${revenue:,.0f} in revenue (${low:,.0f} to ${high:,.0f}) at {what} of ${self.price:.2f}",
                 [self.price, revenue, low, high])
@@ -222,7 +224,7 @@ def _one_product(scope: Shelfcast, resolution: Resolution, price: float | None) 
         return str(resolution.unique_id), str(resolution.title), []
     group = resolution.group
     pick = group.top[0]
-    how = "its best seller over the last 13 weeks"
+    how = f"its best seller over the last {RECENT_PERIODS} periods"
     if price is not None:
         priced = [(p, recent_price(scope, p.unique_id)) for p in group.top]
         priced = [(p, pr) for p, pr in priced if pr is not None]
@@ -266,7 +268,7 @@ def _new_product(app: Shelfcast, query: Query) -> Facts:
             notes.append("no price given and none known for its analogs: revenue cannot be computed, units shown")
         else:
             revenue = _total(forecast) * price
-            low, high = _total(forecast, "0.1") * price, _total(forecast, "0.9") * price
+            low, high = sum(forecast.lower) * price, sum(forecast.upper) * price
             source = "the given price" if query.price else "its analogs' units-weighted recent price"
             sentence += f", about ${revenue:,.0f} in revenue (${low:,.0f} to ${high:,.0f}) at {source} of ${price:.2f}"
             numbers += [price, revenue, low, high]
@@ -294,7 +296,7 @@ def _compare_facts(answered: list[_Answered], query: Query, notes: list[str]) ->
             part += extra
             numbers += cited
         parts.append(part)
-    sentence = (f"Over the next {lead.forecast.horizon} weeks: {'; '.join(parts)}. {name(lead)} sells the most, "
+    sentence = (f"Over the next {_span(lead.forecast.horizon, lead.forecast.freq)}: {'; '.join(parts)}. {name(lead)} sells the most, "
                 f"about {gap:,.0f} units more than {name(second)}.")
     groups = [item for item in answered if item.group is not None]
     if groups:
@@ -349,21 +351,22 @@ def _price_facts(scope: Shelfcast, result: PriceResult, question: str) -> Facts:
                      f"${w.old_price:.2f} is {change}")
     who = f"{forecast.title} ({forecast.unique_id})"
     history = scope.dataset.history(forecast.unique_id)
-    recent = history.iloc[-RECENT_SOLD_WEEKS:].tolist()
+    recent = history.iloc[-RECENT_SOLD_PERIODS:].tolist()
     subjects, main = [forecast.title, str(forecast.unique_id)], [after]
     if recent and sum(recent) == 0:
-        sentence = (f"{who} sold nothing in the last {len(recent)} weeks, so a price of ${w.new_price:.2f} "
+        sentence = (f"{who} sold nothing in the last {_span(len(recent), forecast.freq)}, so a price of ${w.new_price:.2f} "
                     f"(recent price ${w.old_price:.2f}) has nothing to act on: the forecast stays about {after:,.0f} "
-                    f"units over the next {forecast.horizon} weeks.")
+                    f"units over the next {_span(forecast.horizon, forecast.freq)}.")
         numbers.append(len(recent))
     elif w.fit.elasticity is None:
         sentence = (f"For {who}, {change} from the recent ${w.old_price:.2f} to ${w.new_price:.2f}: {w.fit.note}, so "
-                    f"the forecast stays about {before:,.0f} units over the next {forecast.horizon} weeks.")
+                    f"the forecast stays about {before:,.0f} units over the next {_span(forecast.horizon, forecast.freq)}.")
     else:
         numbers += [w.fit.elasticity, w.fit.r2 or 0.0, w.fit.weeks]
         sentence = (f"At ${w.new_price:.2f}, {change} from the recent ${w.old_price:.2f}, {who} would sell about "
-                    f"{after:,.0f} units over the next {forecast.horizon} weeks instead of {before:,.0f} (price "
-                    f"elasticity {w.fit.elasticity:.2f} from a {w.fit.source}-level fit over {w.fit.weeks} weeks, "
+                    f"{after:,.0f} units over the next {_span(forecast.horizon, forecast.freq)} instead of "
+                    f"{before:,.0f} (price elasticity {w.fit.elasticity:.2f} from a {w.fit.source}-level fit over "
+                    f"{_span(w.fit.weeks, forecast.freq)}, "
                     f"r2 {w.fit.r2:.2f}).")
     repriced = forecast.model_copy(update={"point": w.point, "quantiles": w.quantiles})
     return Facts(sentence=sentence, numbers=numbers, table=forecast_rows(forecast, w.factor), forecasts=[forecast],
