@@ -85,8 +85,8 @@ def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | N
             return _reply(base, "no_match", " ".join(r.note[0].upper() + r.note[1:] + "." for r in resolutions), notes,
                           candidates={r.text: r.candidates for r in resolutions})
         facts = _facts(scope, query, usable, question)
-    if narrate_with_llm:
-        prose = narrate(facts, app.backend)
+    if narrate_with_llm or app.backend is None:
+        prose = narrate(facts, app.backend if narrate_with_llm else None)
     else:
         prose = Prose(text=facts.sentence, source="template", reason=(
             "template sentence (LLM sentences are off by default: 0/7 accepted in eval/results/bench_ask_latency.txt; "
