@@ -21,7 +21,7 @@ category, subcategory) first, by head noun:
   says so);
 - full matches are all taken (ice cream in GROCERY and in NUTRITION alike);
   head matches only within the category holding most of their units, and
-  when no category holds at least HEAD_SHARE of them the answer asks back;
+  when no category holds at least HEAD_SHARE of them, no group is taken (retrieval decides);
 - shopper words the catalog does not use are read as its terms first
   (SHOPPER_WORDS: "cola" -> soft drinks), with a note.
 
@@ -51,7 +51,6 @@ from agent.report.category_forecast import LEVEL, fit_series
 RECENT_PERIODS = 13
 TOP_PRODUCTS = 5
 HEAD_SHARE = 0.5
-MIN_RECENT_UNITS = 1.0
 # The catalog's abbreviations and truncations, as whole words (applied to lower-cased names).
 ABBREVIATIONS = {
     r"\bsft\b": "soft", r"\bdrnk\b": "drink", r"\bdrnks\b": "drinks", r"\bfrzn\b": "frozen", r"\bfz\b": "frozen",
@@ -220,8 +219,8 @@ class GroupMatch(BaseModel):
     note: str = ""
 
 
-def find_groups(dataset: Dataset, text: str) -> tuple[GroupMatch | None, list[str]]:
-    """(the groups `text` names, or None; when None, the closest group names to offer back)."""
+def find_groups(dataset: Dataset, text: str) -> GroupMatch | None:
+    """The catalog groups `text` names, or None (see the module notes)."""
     table = group_table(dataset)
     words = text_words(text)
     full, head = table.match(words)
@@ -233,7 +232,7 @@ def find_groups(dataset: Dataset, text: str) -> tuple[GroupMatch | None, list[st
         level = "category" if "category" in table.levels else table.levels[0]
         by_parent = products.groupby(level)["recent"].sum().sort_values(ascending=False)
         if by_parent.sum() <= 0 or by_parent.iloc[0] < HEAD_SHARE * by_parent.sum():
-            return None, [str(name) for name in by_parent.index[:5]]
+            return None
         parent = str(by_parent.index[0])
         # the whole category when its own name carries the head ("CHEESE"), else its matching subcategories
         chosen = {g: lvl for g, lvl in head.items() if g.split(" / ")[table.levels.index(level)] == parent}
@@ -241,7 +240,7 @@ def find_groups(dataset: Dataset, text: str) -> tuple[GroupMatch | None, list[st
         note = (f"no catalog name has {' '.join(missing)!r}; " if missing else "") + \
             f"answering for the {words[-1]} products of {parent}"
     if not chosen:
-        return None, []
+        return None
     products = table.products[table.products["group"].isin(list(chosen))]
     products = products.sort_values("recent", ascending=False, kind="stable")
     total = float(products["recent"].sum())
@@ -256,7 +255,7 @@ def find_groups(dataset: Dataset, text: str) -> tuple[GroupMatch | None, list[st
     name = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     label = text if kind == "full" else re.findall(r"[a-z]+", text.lower())[-1]
     return GroupMatch(text=text, label=label, name=name, groups=sorted(chosen), kind=kind,
-                      unique_ids=products["unique_id"].astype(str).tolist(), recent_units=total, top=top, note=note), []
+                      unique_ids=products["unique_id"].astype(str).tolist(), recent_units=total, top=top, note=note)
 
 
 def group_series(dataset: Dataset, unique_ids: list[str]) -> pd.Series:

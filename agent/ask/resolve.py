@@ -90,7 +90,7 @@ def resolve(app: Shelfcast, text: str, yes: bool = False) -> Resolution:
         return _by_id(app, text)
     if not SIZE.search(text.lower()):
         wanted, shopper_note = shopper_terms(text)
-        match, _ = find_groups(app.dataset, wanted)
+        match = find_groups(app.dataset, wanted)
         if match is not None and match.top:
             notes = [n for n in (shopper_note, match.note) if n]
             if match.kind == "full":
@@ -182,7 +182,7 @@ def resolve_group(app: Shelfcast, text: str) -> Group:
         for name in names[level]:
             if name.lower() == subject or name.lower().rstrip("s") == subject.rstrip("s"):
                 return Group(**{level: name})
-    match, _ = find_groups(app.dataset, subject)
+    match = find_groups(app.dataset, subject)
     if match is not None and match.kind == "full":
         picked = _group_of(app, match)
         if picked is not None:
