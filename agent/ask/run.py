@@ -196,7 +196,7 @@ def _facts(scope: Shelfcast, query: Query, resolutions: list[Resolution], questi
     horizon = query.periods
     run = {t.name: t for t in tools(scope)}
     if query.intent in ("reorder", "what_if_price") and (query.intent == "reorder" or query.price is not None):
-        uid, title, notes = _one_product(scope, resolutions[0], query.price if query.intent == "what_if_price" else None)
+        uid, notes = _one_product(scope, resolutions[0], query.price if query.intent == "what_if_price" else None)
         if query.intent == "reorder":
             result_r: ReorderResult = run["reorder_suggestion"].invoke(
                 {"unique_id": uid, "horizon": horizon, "lead_time": query.lead_time or 1,
@@ -218,10 +218,10 @@ def _facts(scope: Shelfcast, query: Query, resolutions: list[Resolution], questi
     return _forecast_facts(answered, query, notes)
 
 
-def _one_product(scope: Shelfcast, resolution: Resolution, price: float | None) -> tuple[str, str, list[str]]:
+def _one_product(scope: Shelfcast, resolution: Resolution, price: float | None) -> tuple[str, list[str]]:
     """Reorders and price changes are per product: a group stands for its best seller (priced nearest `price`)."""
     if resolution.status != "group" or resolution.group is None:
-        return str(resolution.unique_id), str(resolution.title), []
+        return str(resolution.unique_id), []
     group = resolution.group
     pick = group.top[0]
     how = f"its best seller over the last {RECENT_PERIODS} periods"
@@ -231,8 +231,8 @@ def _one_product(scope: Shelfcast, resolution: Resolution, price: float | None) 
         if priced:
             pick = min(priced, key=lambda pair: abs(pair[1] - price))[0]
             how = f"of its {len(group.top)} best sellers, the one whose recent price is nearest ${price:.2f}"
-    return pick.unique_id, pick.title, [f"{resolution.text!r} is {group.name}; this is per product, so it is {how}: "
-                                        f"{pick.title} ({pick.unique_id})"]
+    return pick.unique_id, [f"{resolution.text!r} is {group.name}; this is per product, so it is {how}: "
+                            f"{pick.title} ({pick.unique_id})"]
 
 
 def _forecast_facts(answered: list[_Answered], query: Query, notes: list[str]) -> Facts:
