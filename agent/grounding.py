@@ -67,7 +67,7 @@ def _decimals(token: str) -> int:
     return len(digits.split(".")[1]) if "." in digits else 0
 
 
-def _matches(token: str, value: float) -> bool:
+def matches(token: str, value: float) -> bool:
     cited = value_of(token)
     # Half a unit of the last written digit: "14" stands for [13.5, 14.5).
     tolerance = 0.5 * 10 ** -_decimals(token) + 1e-9
@@ -87,8 +87,8 @@ def sentences(text: str) -> list[str]:
 
 def _grounded(token: str, values: list[float], rising_only: bool) -> bool:
     if token[0] in "+-":  # an explicit sign must be the value's own
-        return any(_matches(token, v) for v in values)
-    same_size = [v for v in values if _matches(token, abs(v))]
+        return any(matches(token, v) for v in values)
+    same_size = [v for v in values if matches(token, abs(v))]
     # "grew 3.6%" for a change of -3.6% is a dropped sign, not a citation.
     return any(v >= 0 for v in same_size) if rising_only else bool(same_size)
 

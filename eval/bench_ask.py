@@ -1,14 +1,25 @@
-"""Question parsing, LLM vs rules, on the shared question set (tests/ask_questions.py), and ask latency.
+"""Question parsing (rules, LLM, final) on three question sets, and `ask` end to end per intent.
 
-Usage: python eval/bench_ask.py [--backend embedded|http] [--limit N] > eval/results/bench_ask.txt
-       python eval/bench_ask.py --replay eval/results/bench_ask.txt   # same LLM outputs, current policy
-       python eval/bench_ask.py --latency > eval/results/bench_ask_latency.txt  # `ask` end to end, PASTRY slice
+Usage: python eval/bench_ask.py [--set dev|a|b] [--backend embedded|http] [--limit N] > eval/results/bench_ask[_SET].txt
+       python eval/bench_ask.py --replay eval/results/bench_ask.txt   # dev set: same LLM outputs, current policy
+       python eval/bench_ask.py --latency > eval/results/bench_ask_latency.txt  # one question per intent
 
-For each question: the rules' Query, the LLM's raw reading (before any
-fallback), and the final Query (LLM if it held up, else rules). Accuracy is
-the share of questions whose fields all match the expected ones (intent,
-products, horizon, store, price and the case's extras); intent accuracy
-alone too; the time of each LLM parse is printed.
+Parsing: for each question, the rules' Query, the LLM's raw reading (always
+asked here, `force_llm`, before any fallback), and the final Query `ask`
+uses: the rules' when they are sure (llm_parse.sure: `ask` does not call the
+LLM then), else the LLM's if it held up, else the rules'. A question is right
+when every field matches (intent, products, horizon, store, price and the
+case's extras); intent accuracy alone too. Sets: dev (tests/ask_questions.py,
+the rules' development set), a and b (tests/ask_questions_heldout.py: a was
+seen after its first scoring, b was written after the rule changes and scored
+blind).
+
+Latency: `ask` end to end with the backend (embedded SmolLM2 by default) on
+a real slice of the built-in data (the grocery categories of issue 14 plus
+PASTRY's bagels), one question per intent, after one warm-up: parse, resolve,
+forecast(s) (the chain's LLM paths for products; AutoETS for categories),
+and the sentence or report narrative, with who wrote it. The share of
+LLM-written sentences accepted by agent.prose is printed at the end.
 """
 
 from __future__ import annotations
@@ -24,11 +35,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from ask_questions import CASES, mismatches  # noqa: E402
+from ask_questions_heldout import HELDOUT, HELDOUT_B  # noqa: E402
 
-from agent.ask.llm_parse import understand  # noqa: E402
-from agent.llm.base import Generation  # noqa: E402
+from agent.ask.llm_parse import sure, understand  # noqa: E402
 from agent.ask.rules import parse  # noqa: E402
+from agent.llm.base import Generation  # noqa: E402
 from agent.pipeline import load_backend  # noqa: E402
+
+SETS = {"dev": CASES, "a": HELDOUT, "b": HELDOUT_B}
 
 
 class Replay:
@@ -47,71 +61,109 @@ class Replay:
         return True
 
 
-LATENCY_QUESTIONS = ["how many dinner rolls will sell in the next 4 weeks?",
-                     "compare dinner rolls and apple pie over 4 weeks",
-                     "what if dinner rolls cost $0.99?"]
+LATENCY_QUESTIONS = [
+    "how much ice cream will sell in the next 4 weeks?",
+    "forecast potato chips 13.75 oz for 4 weeks",
+    "which will sell more in the next 4 weeks, cola or lemonade?",
+    "raise the price of eggs to $3.29",
+    "reorder yogurt, lead time 2 weeks, 95% service level",
+    'we are launching "vanilla oat milk ice cream 16 oz", how many in 8 weeks?',
+    "trend report for cereal please",
+]
 
 
 def latency(choice: tuple) -> None:
-    """Seconds per `ask` on the real PASTRY slice: parse + resolve + forecast(s) + sentence, after one warm-up."""
-    from real_data import pastry_index, pastry_slice
+    """Seconds per `ask` on the grocery slice, one question per intent, and who wrote each sentence."""
+    from real_data import grocery_index, grocery_slice
 
     from agent.ask import ask
     from agent.pipeline import Shelfcast
+    from agent.report import ReportRequest, build_report
 
     backend, note = choice
     print(f"backend: {note}; load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    app = Shelfcast(pastry_slice(), pastry_index(), backend)
-    ask(app, "forecast apple pie for 2 weeks", yes=True)  # warm-up: encoder, automaton, caches
+    app = Shelfcast(grocery_slice(), grocery_index(), backend)
+    ask(app, "forecast yogurt for 2 weeks", yes=True, narrate_with_llm=False)  # warm-up: encoder, tables, caches
+    written = {"llm": 0, "template": 0}
     for question in LATENCY_QUESTIONS:
         tic = time.perf_counter()
-        answer = ask(app, question, yes=True)
+        answer = ask(app, question, yes=True, narrate_with_llm=True)
+        seconds = time.perf_counter() - tic
         paths = ", ".join(f.path for f in answer.forecasts)
-        print(f"{time.perf_counter() - tic:6.1f}s {question!r}: parsed by {answer.parsed_by}, text by "
-              f"{answer.written_by}, forecast paths [{paths}], grounded {answer.grounded}", flush=True)
+        why = next((n for n in reversed(answer.notes) if "sentence" in n), "")
+        if answer.intent != "trend_report":
+            written[answer.written_by] += 1
+        print(f"{seconds:6.1f}s {answer.intent:14s} {question!r}: parsed by {answer.parsed_by}, text by "
+              f"{answer.written_by}, forecast paths [{paths}], grounded {answer.grounded}\n"
+              f"        text: {answer.text[:300]}\n        why: {why[:300]}", flush=True)
+    tic = time.perf_counter()
+    report = build_report(app, ReportRequest(department="GROCERY", category="COLD CEREAL", horizon=8))
+    print(f"{time.perf_counter() - tic:6.1f}s report narrative for GROCERY / COLD CEREAL: {report.narrative.source} "
+          f"({report.narrative.reason[:300]})")
+    written[report.narrative.source] += 1
+    total = sum(written.values())
+    print(f"\nLLM-written sentences and narratives accepted by agent.prose: {written['llm']}/{total}; "
+          f"load average at end {os.getloadavg()[0]:.1f}")
+
+
+def accuracy(name: str, backend) -> None:
+    cases = SETS[name]
+    counts = {"rules": 0, "rules_intent": 0, "llm": 0, "llm_intent": 0, "final": 0, "final_intent": 0,
+              "accepted": 0, "sure": 0}
+    seconds = []
+    for case in cases:
+        rules = parse(case.question)
+        tic = time.perf_counter()
+        understood = understand(case.question, backend, force_llm=True)
+        seconds.append(time.perf_counter() - tic)
+        llm = understood.llm_query
+        rules_sure = sure(rules)
+        final, final_by = (rules.query, "rules") if rules_sure else (understood.query, understood.parsed_by)
+        wrong = mismatches(final, case, exact_products=final_by == "rules")
+        counts["rules"] += not mismatches(rules.query, case)
+        counts["rules_intent"] += rules.query.intent == case.intent
+        counts["llm"] += llm is not None and not mismatches(llm, case, exact_products=False)
+        counts["llm_intent"] += llm is not None and llm.intent == case.intent
+        counts["final"] += not wrong
+        counts["final_intent"] += final.intent == case.intent
+        counts["accepted"] += final_by == "llm"
+        counts["sure"] += rules_sure
+        print(f"{seconds[-1]:5.1f}s {final_by:5s} {'ok ' if not wrong else 'BAD'} {case.question[:60]!r}"
+              f" | llm: {understood.raw!r} | {'rules sure (LLM not asked by ask)' if rules_sure else understood.parse_note}"
+              + (f" | {wrong}" if wrong else ""), flush=True)
+    n = len(cases)
+    print(f"\nset {name}: {n} questions")
+    print(f"rules: all fields right {counts['rules']}/{n} ({counts['rules'] / n:.0%}), "
+          f"intent {counts['rules_intent']}/{n} ({counts['rules_intent'] / n:.0%})")
+    print(f"LLM alone (before fallback): all fields right {counts['llm']}/{n} ({counts['llm'] / n:.0%}), "
+          f"intent {counts['llm_intent']}/{n} ({counts['llm_intent'] / n:.0%})")
+    print(f"final Query: all fields right {counts['final']}/{n} ({counts['final'] / n:.0%}), intent "
+          f"{counts['final_intent']}/{n} ({counts['final_intent'] / n:.0%}); rules sure (no LLM call) for "
+          f"{counts['sure']}/{n}; LLM readings used {counts['accepted']}/{n}")
+    print(f"LLM parse latency: median {sorted(seconds)[n // 2]:.1f}s, max {max(seconds):.1f}s; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--backend", default="embedded")
-    args.add_argument("--limit", type=int, default=len(CASES))
-    args.add_argument("--replay", type=Path, help="Re-judge the raw LLM outputs of an earlier run (no model).")
+    args.add_argument("--set", choices=sorted(SETS), default="dev")
+    args.add_argument("--limit", type=int)
+    args.add_argument("--replay", type=Path, help="Re-judge the raw LLM outputs of an earlier dev-set run (no model).")
     args.add_argument("--latency", action="store_true", help="Time `ask` end to end instead of parsing alone.")
     opts = args.parse_args()
     if opts.latency:
         latency(load_backend(opts.backend))
         return
+    if opts.limit:
+        SETS[opts.set] = SETS[opts.set][:opts.limit]
     if opts.replay:
         backend = Replay(opts.replay)
         print(f"backend: replay of the raw outputs in {opts.replay}")
     else:
         backend, note = load_backend(opts.backend)
         print(f"backend: {note}")
-    cases = CASES[:opts.limit]
-    counts = {"rules": 0, "rules_intent": 0, "llm": 0, "llm_intent": 0, "final": 0, "accepted": 0}
-    seconds = []
-    for case in cases:
-        rules = parse(case.question).query
-        tic = time.perf_counter()
-        understood = understand(case.question, backend)
-        seconds.append(time.perf_counter() - tic)
-        llm = understood.llm_query
-        counts["rules"] += not mismatches(rules, case)
-        counts["rules_intent"] += rules.intent == case.intent
-        counts["llm"] += llm is not None and not mismatches(llm, case, exact_products=False)
-        counts["llm_intent"] += llm is not None and llm.intent == case.intent
-        counts["final"] += not mismatches(understood.query, case, exact_products=understood.parsed_by == "rules")
-        counts["accepted"] += understood.parsed_by == "llm"
-        wrong = mismatches(understood.query, case, exact_products=understood.parsed_by == "rules")
-        print(f"{seconds[-1]:5.1f}s {understood.parsed_by:5s} {'ok ' if not wrong else 'BAD'} {case.question[:60]!r}"
-              f" | llm: {understood.raw!r} | {understood.parse_note}" + (f" | {wrong}" if wrong else ""), flush=True)
-    n = len(cases)
-    print(f"\nquestions: {n}")
-    print(f"rules: all fields right {counts['rules']}/{n} ({counts['rules'] / n:.0%}), intent {counts['rules_intent']}/{n}")
-    print(f"LLM alone (before fallback): all fields right {counts['llm']}/{n} ({counts['llm'] / n:.0%}), "
-          f"intent {counts['llm_intent']}/{n} ({counts['llm_intent'] / n:.0%})")
-    print(f"LLM readings accepted: {counts['accepted']}/{n}; final Query right: {counts['final']}/{n}")
-    print(f"LLM parse latency: median {sorted(seconds)[n // 2]:.1f}s, max {max(seconds):.1f}s")
+    accuracy(opts.set, backend)
 
 
 if __name__ == "__main__":

@@ -45,3 +45,20 @@ def assert_within_bounds(app: Shelfcast, forecast: Forecast) -> None:
     ceiling = validated_ceiling(app, forecast)
     highest = max(max(values) for values in forecast.quantiles.values())
     assert highest <= ceiling + 1e-6, (forecast.title, forecast.path, highest, ceiling)
+
+
+def assert_answer_within_bounds(app: Shelfcast, answer) -> None:
+    """Every forecast of an `ask` answer within its bound; a category's summed forecast within ceiling_factor x
+    the largest period of its summed series (the cap agent.ask.groups applies)."""
+    from agent.ask.groups import group_series
+    from agent.ask.resolve import resolve
+
+    scope = app if answer.query.store is None else app.for_store(answer.query.store)
+    for forecast in answer.forecasts:
+        if forecast.unique_id is None and answer.intent != "new_product":
+            group = next(r.group for r in (resolve(scope, text, yes=True) for text in answer.query.products)
+                         if r.group is not None and r.group.name == forecast.title)
+            ceiling = scope.settings.ceiling_factor * group_series(scope.dataset, group.unique_ids).max()
+            assert max(max(v) for v in forecast.quantiles.values()) <= ceiling + 1e-6, (forecast.title, ceiling)
+        else:
+            assert_within_bounds(scope, forecast)

@@ -28,3 +28,26 @@ def pastry_slice() -> Dataset:
 def pastry_index() -> ProductIndex:
     data = pastry_slice()
     return ProductIndex.load_or_build(data.catalog, name=data.name, sales=data.sales, progress=False)
+
+
+# The categories the issue-14 questions name, with the near misses that used to be picked instead
+# (ice cream toppings, lemon juice, club soda mixers), and the PRODUCE department for a report.
+GROCERY_CATEGORIES = ("ICE CREAM/MILK/SHERBTS", "SYRUPS/TOPPINGS", "FRZN NOVELTIES/WTR ICE", "SOFT DRINKS",
+                      "CANNED JUICES", "REFRGRATD JUICES/DRNKS", "CHEESE", "BAG SNACKS", "EGGS", "COLD CEREAL",
+                      "HOT CEREAL", "YOGURT")
+
+
+@lru_cache(maxsize=1)
+def grocery_slice() -> Dataset:
+    """8,488 real products (2,115 distinct texts: the index builds in about a minute once, then loads)."""
+    full = load_builtin()
+    keep = full.catalog["category"].isin(GROCERY_CATEGORIES) | (full.catalog["department"] == "PRODUCE")
+    catalog = full.catalog[keep].reset_index(drop=True)
+    sales = full.sales[full.sales["unique_id"].isin(catalog["unique_id"])].reset_index(drop=True)
+    return Dataset(name="completejourney-grocery", sales=sales, catalog=catalog, freq=full.freq, fixes=full.fixes)
+
+
+@lru_cache(maxsize=1)
+def grocery_index() -> ProductIndex:
+    data = grocery_slice()
+    return ProductIndex.load_or_build(data.catalog, name=data.name, sales=data.sales, progress=False)

@@ -18,7 +18,7 @@ import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from injections import INJECTIONS, assert_within_bounds
+from injections import INJECTIONS, assert_answer_within_bounds, assert_within_bounds
 from real_data import BAGELS_4OZ, pastry_index, pastry_slice
 
 from agent.api import ApiSettings, create_app
@@ -196,12 +196,13 @@ def test_ask_answers_with_grounded_numbers(api: TestClient) -> None:
 
 
 def test_ask_asks_back_unless_told_to_take_the_best_match(api: TestClient) -> None:
-    question = "how many bagels next month?"
+    question = "how many rolls 12 oz next month?"
     back = Answer.model_validate(api.post("/ask", json={"question": question}).json())
-    assert back.status == "ask_back" and len(back.candidates["bagels"]) >= 2 and not back.forecasts
+    assert back.status == "ask_back" and len(back.candidates["rolls 12 oz"]) >= 2 and not back.forecasts
     taken = Answer.model_validate(api.post("/ask", json={"question": question, "yes": True}).json())
     # "yes" takes the best seller among the close matches, and says so.
-    assert taken.status == "answered" and taken.forecasts[0].unique_id in {c.unique_id for c in back.candidates["bagels"]}
+    picked = taken.forecasts[0].unique_id
+    assert taken.status == "answered" and picked in {c.unique_id for c in back.candidates["rolls 12 oz"]}
     assert any("took the best-selling one" in note for note in taken.notes), taken.notes
 
 
@@ -258,8 +259,7 @@ def test_injections_cannot_move_forecasts_out_of_bounds() -> None:
                 answer = Answer.model_validate(response.json())
                 assert answer.query.horizon is None or 1 <= answer.query.horizon <= MAX_HORIZON
                 assert answer.grounded, (answer.text, answer.numbers)
-                for forecast in answer.forecasts:
-                    assert_within_bounds(shelfcast, forecast)
+                assert_answer_within_bounds(shelfcast, answer)
     assert any("1000000" in prompt for prompt in backend.prompts)  # the text did reach the model
 
 

@@ -32,7 +32,7 @@ def embedded():
 
 @pytest.fixture(scope="module")
 def readings(embedded):
-    return [(case, understand(case.question, embedded)) for case in CASES]
+    return [(case, understand(case.question, embedded, force_llm=True)) for case in CASES]
 
 
 def test_llm_intent_accuracy_floor(readings) -> None:
@@ -62,16 +62,18 @@ def test_broken_llm_output_and_backend_errors_fall_back(embedded) -> None:
         def generate(self, request):
             raise BackendError("server went away")
 
-    garbled = understand("forecast bagels for 3 weeks", Garbled())
+    garbled = understand("forecast bagels for 3 weeks", Garbled(), force_llm=True)
     assert garbled.parsed_by == "rules" and "does not follow the form" in garbled.parse_note
     assert garbled.query.horizon == 3
-    down = understand("forecast bagels for 3 weeks", Down())
+    down = understand("forecast bagels for 3 weeks", Down(), force_llm=True)
+    sure = understand("forecast bagels for 3 weeks", Down())  # the rules are sure: the LLM is not asked
+    assert sure.parsed_by == "rules" and "not asked" in sure.parse_note
     assert down.parsed_by == "rules" and "server went away" in down.parse_note
 
 
 def test_ask_with_the_embedded_llm_is_grounded(embedded) -> None:
     app = Shelfcast(pastry_slice(), pastry_index(), embedded)
-    answer = ask(app, "how many dinner rolls will sell in the next 3 weeks?", yes=True)
+    answer = ask(app, "how many dinner rolls will sell in the next 3 weeks?", yes=True, narrate_with_llm=True)
     assert answer.status == "answered" and answer.grounded
     assert answer.written_by == "llm" or any("template sentence" in note for note in answer.notes)
     assert answer.forecasts[0].horizon == 3
@@ -84,7 +86,7 @@ def test_vllm_reads_questions_with_the_same_form(vllm_server) -> None:
     backend = HttpBackend(vllm_server, timeout_s=120)
     try:
         for case in [c for c in CASES if c.intent in ("compare", "what_if_price")][:3] + CASES[:2]:
-            understood = understand(case.question, backend)
+            understood = understand(case.question, backend, force_llm=True)
             assert understood.raw is not None and understood.llm_query is not None, understood.parse_note
             assert not mismatches(understood.query, case, exact_products=understood.parsed_by == "rules")
     finally:

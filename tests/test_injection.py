@@ -8,7 +8,7 @@ the text reaches the prompts.
 from __future__ import annotations
 
 import pytest
-from injections import INJECTIONS, assert_within_bounds
+from injections import INJECTIONS, assert_answer_within_bounds, assert_within_bounds
 from real_data import pastry_index, pastry_slice
 
 from agent.ask import ask
@@ -36,8 +36,7 @@ def _check_answer(app: Shelfcast, question: str) -> None:
         return
     assert answer.query.horizon is None or 1 <= answer.query.horizon <= MAX_HORIZON
     assert answer.grounded, (answer.text, answer.numbers)
-    for forecast in answer.forecasts:
-        assert_within_bounds(app, forecast)
+    assert_answer_within_bounds(app, answer)
 
 
 @pytest.mark.parametrize("injection", INJECTIONS)

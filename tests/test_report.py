@@ -19,7 +19,7 @@ from agent.pipeline import Shelfcast
 from agent.report import Report, ReportError, ReportRequest, build_report
 from agent.report import stats as S
 from agent.report.build import compute_stats
-from agent.report.narrative import clean, judge, write_narrative
+from agent.report.narrative import write_narrative
 from agent.report.panel import build_panel
 from agent.report.render import render_html, write_report
 from agent.report.wording import summary, template_narrative
@@ -228,7 +228,8 @@ def test_grounded_llm_draft_is_used_cleaned_and_escaped(pastry_report: Report) -
     stats = pastry_report.stats
     total = stats.growth.total
     draft = (f"<b>PASTRY</b> sold {total.recent_units:,.0f} units in the last {stats.growth.recent.periods} weeks. "
-             f"BREAD gained {stats.shares[0].shift_points:.2f} points of share & <i>breakfast sweets</i> lost ground.")
+             f"BREAD gained {stats.shares[0].shift_points:.2f} points of share & <i>breakfast sweets</i> lost share "
+             f"over the next {stats.forecast.horizon} weeks.")
     narrative = write_narrative(stats, ScriptedBackend(draft))  # type: ignore[arg-type]
     assert narrative.source == "llm", narrative.reason
     assert "<b>" not in narrative.text and "4,259 units" in narrative.text
@@ -238,24 +239,19 @@ def test_grounded_llm_draft_is_used_cleaned_and_escaped(pastry_report: Report) -
     repeated = write_narrative(stats, ScriptedBackend("Sales fell. Sales fell. Sales fell."))  # type: ignore[arg-type]
     assert repeated.source == "template" and "repeated" in repeated.reason
     invented_name = write_narrative(stats, ScriptedBackend("BREAD grew. POPULAR SALES fell."))  # type: ignore[arg-type]
-    assert invented_name.source == "template" and "POPULAR, SALES" in invented_name.reason
+    assert invented_name.source == "template" and "POPULAR" in invented_name.reason
 
 
-def test_unfinished_last_sentence_is_dropped() -> None:
-    text, reason, _ = judge("Sales grew. Bread rose. The 118 products sold at least half of", [118.0], known="")
-    assert text == "Sales grew. Bread rose." and reason is None
-
-
-def test_ordinals_are_numbers_to_ground() -> None:
-    text, reason, bad = judge("It ranked 21st in the market. Sales grew.", [1.0], known="")
-    assert bad == ["21"] and reason is not None
-    assert judge("It ranked 1st in the market. Sales grew.", [1.0], known="")[1] is None
-
-
-def test_clean_strips_markup_and_bounds_length() -> None:
-    text = clean("<|im_start|>## Title\n- item one. <a href='http://x'>link</a> `code`" + " word." * 400)
-    assert "<" not in text and "#" not in text and "`" not in text and len(text) <= 900
-    assert text.endswith(".")
+def test_a_grounded_narrative_that_misses_the_main_figure_or_horizon_is_rejected(pastry_report: Report) -> None:
+    stats = pastry_report.stats
+    total = stats.growth.total
+    no_horizon = f"PASTRY sold {total.recent_units:,.0f} units. BREAD gained share."
+    no_figure = f"PASTRY sales fell. BREAD gained share over the next {stats.forecast.horizon} weeks."
+    for draft, why in ((no_horizon, "horizon"), (no_figure, "main figure"),
+                       ("Eating 17-17. Eating 17-17 again.", "Eating")):
+        narrative = write_narrative(stats, ScriptedBackend(draft))  # type: ignore[arg-type]
+        assert narrative.source == "template" and why in narrative.reason, (draft, narrative.reason)
+        assert narrative.text == template_narrative(stats)
 
 
 def test_markdown_report_writes_its_chart_files(pastry_report: Report, tmp_path: Path) -> None:
@@ -318,16 +314,5 @@ def test_real_smollm2_narrative_is_grounded_or_falls_back_with_a_reason(pastry_r
     if narrative.source == "llm":
         assert check(narrative.text, pastry_report.stats.citable()).ok
     else:
-        assert narrative.reason.startswith(("2 LLM draft(s) rejected", "the LLM did not answer")), narrative.reason
+        assert narrative.reason.startswith(("2 LLM draft(s) rejected", "LLM unavailable")), narrative.reason
         assert narrative.text == template_narrative(pastry_report.stats)
-
-
-def test_a_draft_giving_a_group_the_wrong_direction_is_rejected() -> None:
-    growth = {"PASTRY": -0.036, "BREAD": 0.071}
-    said = "The data suggests that PASTRY is growing. BREAD rose too."
-    text, reason, _ = judge(said, [], known="PASTRY BREAD", growth=growth)
-    assert reason == "the draft says the opposite of the statistics: PASTRY rose"
-    ok = "PASTRY sales fell in the last weeks. BREAD kept growing."
-    assert judge(ok, [], known="PASTRY BREAD", growth=growth)[1] is None
-    # Two groups in one sentence, or no direction word: nothing to hold the draft to.
-    assert judge("PASTRY and BREAD grew. Sales were steady.", [], known="PASTRY BREAD", growth=growth)[1] is None

@@ -112,16 +112,20 @@ def test_ask_shows_the_sentence_table_chart_and_why_the_llm_gave_way(page, serve
 def test_an_ambiguous_name_offers_candidates_and_a_click_answers_for_the_one_picked(page, server: str,
                                                                                      tmp_path: Path) -> None:
     sign_in(page, server)
-    page.get_by_role("button", name="how many bagels will sell in the next 4 weeks?").click()
+    # "bagels" is the bagels (their category's forecast); a size several products share is ambiguous.
+    page.get_by_label("Your question").fill("how many rolls 12 oz will sell in the next 4 weeks?")
     page.get_by_role("button", name="Ask", exact=True).click()
-    expect(page.get_by_text("Which product did you mean by “bagels”?")).to_be_visible()
+    expect(page.get_by_text("Which product did you mean by “rolls 12 oz”?")).to_be_visible()
     candidates = page.locator("#ask-result button.candidate")
     assert candidates.count() >= 2
     shot(page, "ask-candidates", tmp_path)
-    candidates.filter(has_text="Rolls: Bagels 4 OZ").press("Enter")  # a keyboard user picks one
-    expect(page.locator("#ask-result .sentence.answered")).to_contain_text(f"Rolls: Bagels 4 OZ ({BAGELS_4OZ})")
+    answer = api(server, "/ask", {"question": "how many rolls 12 oz will sell in the next 4 weeks?"})
+    picked = next(c for c in answer["candidates"]["rolls 12 oz"] if c["title"] == "Rolls: Dinner 12 OZ")
+    candidates.filter(has_text="Rolls: Dinner 12 OZ").first.press("Enter")  # a keyboard user picks one
+    expect(page.locator("#ask-result .sentence.answered")).to_contain_text(
+        f"Rolls: Dinner 12 OZ ({picked['unique_id']})")
     asked = page.get_by_label("Your question").input_value()
-    assert asked == f"how many product {BAGELS_4OZ} will sell in the next 4 weeks?"
+    assert asked == f"how many product {picked['unique_id']} will sell in the next 4 weeks?"
 
 
 def test_forecast_a_product_found_as_you_type_with_the_keyboard(page, server: str, tmp_path: Path) -> None:

@@ -1,15 +1,17 @@
 """The reply: a sentence written from the computed numbers, a table, a chart, and how each was made.
 
 Each intent's facts are a template sentence plus every number it may cite
-(forecast values and totals, horizon, prices, ids). The LLM may rewrite the
-sentence (prompts/answer.v1.txt, regex-constrained to one sentence), but its
-text is shown only when `agent.grounding.check` finds every number it cites
-among those numbers; otherwise the template sentence is used and the reason is
-recorded in the notes.
+(forecast values and totals, horizon, prices, ids), what it is about and its
+main figure. The LLM may rewrite the sentence (prompts/answer.v1.txt,
+regex-constrained to one sentence), but its text is shown only when
+`agent.prose` accepts it: grounded, naming the product or category, stating
+the main figure and the horizon, in the facts' words. Otherwise the template
+sentence is used and the reason is recorded in the notes.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -19,12 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.ask.query import Intent, ParsedBy, Query
 from agent.ask.resolve import Candidate
-from agent.forecast.prompting import load_template
+from agent.forecast.prompting import load_template, period_name
 from agent.forecast.result import Forecast
-from agent.grounding import check, values_in
-from agent.llm.base import BackendError, GenerationRequest, LLMBackend
+from agent.grounding import values_in
+from agent.llm.base import GenerationRequest, LLMBackend
 from agent.plots import fan_chart
-from agent.safe_text import for_prompt, links_in
+from agent.prose import Prose, Spec, write
+from agent.safe_text import for_prompt
 
 ANSWER_PROMPT = "answer"
 ANSWER_PROMPT_ID = "answer.v1"
@@ -43,6 +46,9 @@ class Facts(BaseModel):
 
     sentence: str
     numbers: list[float]
+    subjects: list[str] = Field(description="What the sentence is about (names, ids): an LLM sentence must name one.")
+    main: list[float] = Field(description="The main figure(s): an LLM sentence must state one.")
+    horizon: int | None = Field(None, description="Periods the figures cover: an LLM sentence must state them.")
     table: list[dict[str, str | float]] = Field(default_factory=list)
     forecasts: list[Forecast] = Field(default_factory=list)
     charts: list[tuple[Forecast, pd.Series]] = Field(default_factory=list, description="(forecast, history) to draw.")
@@ -86,27 +92,14 @@ def forecast_rows(forecast: Forecast, factor: float = 1.0) -> list[dict[str, str
              "high (90%)": round(forecast.quantiles["0.9"][i] * factor, 2)} for i, day in enumerate(forecast.dates)]
 
 
-def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -> tuple[str, Literal["llm", "template"], str]:
-    """(text, who wrote it, why): the LLM's sentence when every number in it is grounded, else the template's."""
-    if backend is None:
-        return facts.sentence, "template", "no LLM backend: template sentence"
-    prompt = load_template(ANSWER_PROMPT).format(facts=for_prompt(facts.sentence, FACTS_CHARS))
-    request = GenerationRequest(prompt=prompt, n=1, temperature=0.0, max_tokens=64, regex=SENTENCE_REGEX,
-                                timeout_s=timeout_s)
-    try:
-        generation = backend.generate(request)
-    except BackendError as exc:
-        return facts.sentence, "template", f"LLM unavailable for the sentence ({exc}): template sentence"
-    text = (generation.texts[0] if generation.texts else "").strip()
-    if not text or (generation.finish_reasons and generation.finish_reasons[0] != "stop"):
-        return facts.sentence, "template", f"LLM sentence unfinished ({generation.finish_reasons[:1]}): template sentence"
-    if links := links_in(text):
-        return facts.sentence, "template", f"LLM sentence held a link or address ({links[0]}): template sentence"
-    grounding = check(text, facts.numbers)
-    if not grounding.ok:
-        return facts.sentence, "template", (f"LLM sentence cited numbers not computed ({', '.join(grounding.ungrounded)}):"
-                                            " template sentence")
-    return text, "llm", f"sentence written by the LLM ({ANSWER_PROMPT_ID}), numbers checked"
+def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -> Prose:
+    """The LLM's sentence when `agent.prose` accepts it, else the template's; why, either way."""
+    request = GenerationRequest(prompt=load_template(ANSWER_PROMPT).format(facts=for_prompt(facts.sentence, FACTS_CHARS)), n=1,
+                                temperature=0.0, max_tokens=64, regex=SENTENCE_REGEX, timeout_s=timeout_s)
+    period = period_name(facts.forecasts[0].freq) if facts.forecasts else "week"
+    spec = Spec(facts=facts.sentence, numbers=facts.numbers, subjects=facts.subjects, main=facts.main,
+                horizon=facts.horizon, period=period)
+    return write(backend, request, spec, facts.sentence)
 
 
 def draw(charts: list[tuple[Forecast, pd.Series]], chart_dir: Path | None) -> list[str]:
@@ -115,6 +108,7 @@ def draw(charts: list[tuple[Forecast, pd.Series]], chart_dir: Path | None) -> li
         return []
     paths = []
     for forecast, history in charts:
-        name = f"ask-{forecast.unique_id or 'new'}-{uuid.uuid4().hex[:8]}.png"
+        label = forecast.unique_id or re.sub(r"[^a-z0-9]+", "-", forecast.title.lower()).strip("-")[:40] or "new"
+        name = f"ask-{label}-{uuid.uuid4().hex[:8]}.png"
         paths.append(str(fan_chart(forecast, history, Path(chart_dir) / name)))
     return paths

@@ -35,13 +35,15 @@ INTENT_PHRASES: dict[Intent, tuple[str, ...]] = {
     "reorder": ("reorder", "re-order", "restock", "replenish", "how much should we order", "how many should we order",
                 "how much should i order", "how many should i order", "how much to order", "how many to order",
                 "order quantity", "stock up", "safety stock", "lead time", "service level", "purchase order",
-                "should we order", "should i order", "need to order", "order more"),
+                "should we order", "should i order", "need to order", "order more", "to order", "replenishment"),
     "what_if_price": ("what if the price", "price", "priced", "pricing", "discount", "markdown", "mark down",
-                      "cheaper", "more expensive", "elasticity", "raise the price", "cut the price"),
+                      "cheaper", "more expensive", "elasticity", "raise the price", "cut the price", "charge", "charged",
+                      "charging"),
     "compare": ("compare", "comparison", "versus", "vs", "which sells more", "which will sell more",
-                "which one sells more", "difference between", "outsell", "side by side"),
+                "which one sells more", "difference between", "outsell", "side by side", "sells better",
+                "sell better", "sells best"),
     "trend_report": ("trend", "trends", "trending", "report", "overview", "risers", "fallers", "top sellers",
-                     "movers", "what is selling", "growing", "declining", "summary"),
+                     "movers", "what is selling", "growing", "declining", "summary", "doing"),
     "forecast": ("forecast", "predict", "prediction", "projection", "how many", "how much", "demand", "expect",
                  "sell", "sales", "outlook"),
 }
@@ -62,6 +64,10 @@ moving ahead future later then than up if when shop location approx likely proba
 only do you think thinking lot lots kind sort type product products item items sku id help tell me forecasted
 set change make cost costs drop dropped raise raised lower lowered increase cut charge charged goes go went new
 instead rather now currently today happens happen happened first initial
+put suppose supposing assume assuming imagine number figure look looks looking through end bring brings brought
+effect effects impact write doing lately recently target aim goal shelf shelves please projected projection
+gallons gallon loaves loaf cases case cartons carton boxes box bags bag bottles cans packs jars dozen units
+more better best worse make made go goes going take takes took deliveries delivery supplier needs arrive
 """.split())
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -77,20 +83,24 @@ _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly period
 }
 NUMBER = r"(\d+(?:\.\d+)?)"
 _PATTERNS = {
-    "lead_time": re.compile(rf"\blead[ -]?time\s*(?:of|is|=|:)?\s*{NUMBER}\s*(days?|weeks?|wks?)?"),
+    "lead_time": re.compile(rf"\blead[ -]?times?\s*(?:of|is|=|:)?\s*{NUMBER}\s*(days?|weeks?|wks?)?"
+                            rf"|\b{NUMBER}[ -]?(days?|weeks?|wks?)[ -]lead[ -]?times?\b"
+                            # "deliveries take 3 days", "the supplier needs 2 weeks", "takes 10 days to arrive"
+                            rf"|\b(?:deliver\w*|supplier\w*|shipping|shipment\w*|arriv\w*|takes?)\b[a-z ]{{0,20}}?"
+                            rf"{NUMBER}\s*(days?|weeks?|wks?)\b"),
     "service_level": re.compile(rf"(?:\b{NUMBER}\s*%\s*(?:service(?: level)?|fill rate|in[- ]stock)|"
                                 rf"\bservice level\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+))"),
     "on_hand": re.compile(rf"(?:\b(?:have|holding|hold|with)\s+)?{NUMBER}\s*(?:units?\s*)?(?:on hand|in stock|left)\b"
-                          rf"|\b(?:have|holding)\s+{NUMBER}\s+units?\b"),
+                          rf"(?: on the shel(?:f|ves))?|\b(?:have|holding|hold)\s+{NUMBER}\s+units?\b"),
     "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,12})\b"),
     "product_id": re.compile(r"\b(?:product|item|sku|id)\s*(?:#|id)?\s*(\d{5,12})\b"),
-    "price": re.compile(rf"(?:\$\s*{NUMBER}|\b{NUMBER}\s*(?:dollars|usd|bucks)\b|"
+    "price": re.compile(rf"(?:\$\s*{NUMBER}|\b{NUMBER}\s*(?:dollars|usd|bucks)\b|\b{NUMBER}\s*(cents?|¢)|"
                         rf"\bprice\s*(?:of|to|at|=|is|becomes|goes to)?\s*{NUMBER}\b|"
                         # "to 1.99": a two-decimal amount after a preposition reads as a price.
                         rf"\b(?:to|at|for|of)\s+(\d+\.\d{{2}})\b)"),
     "horizon": re.compile(rf"\b{NUMBER}\s*[- ]?(days?|weeks?|wks?|w|months?|mos?|quarters?|years?)\b"),
     "horizon_word": re.compile(r"\bhorizon\s*(?:of|to|=|:|is)?\s*(\d+)\b"),
-    "category": re.compile(r"\b(?:in|for|from|of) the ([a-z][a-z &/-]{1,40}?) (?:category|department|aisle|section)\b"
+    "category": re.compile(r"\b(?:in|for|from|of|on|about) the ([a-z][a-z &/-]{1,40}?) (?:category|department|aisle|section)\b"
                            r"|\b(?:category|department|dept)\s*:?\s*([a-z][a-z &/-]{1,40})"),
     "quoted": re.compile(r"[\"“]([^\"”]{1,120})[\"”]|(?<![a-z])'([^']{3,120})'(?![a-z])"),
 }
@@ -112,6 +122,7 @@ def normalize(question: str) -> str:
     """Lower case, straight quotes, one space, number words as digits ('twenty six' -> '26')."""
     text = question.replace("’", "'").replace("‘", "'").lower()
     text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"(\d)\s*(?:percent|per cent|pct)\b", r"\1%", text)
     text = re.sub(r"n't\b", " not", text)
     text = re.sub(r"(?<=[a-z])'(?:s|re|ll|ve|d|m)\b", "", text)  # "what's" -> "what", "bagel's" -> "bagel"
     for words, value in sorted(_WORD_NUMBERS.items(), key=lambda item: -len(item[0])):
@@ -119,7 +130,20 @@ def normalize(question: str) -> str:
     # "20 6" came from "twenty six": join tens and units.
     text = re.sub(r"\b([2-6]0) ([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
     text = re.sub(r"\bhalf (?:a )?year\b", "26 weeks", text)
+    text = _UNIT_TYPO.sub(lambda m: m.group(1) + _unit_word(m.group(2)), text)
     return re.sub(r"\ban? (day|week|month|quarter|year)\b", r"1 \1", text)
+
+
+_UNIT_WORDS = ("day", "days", "week", "weeks", "month", "months", "quarter", "quarters", "year", "years", "fortnight")
+# A misspelled period after a number or "next": "next wek", "3 weks", "a mnth".
+_UNIT_TYPO = re.compile(r"(\b(?:\d+\s*|next |coming |this |an? ))([a-z]{3,9})\b")
+
+
+def _unit_word(word: str) -> str:
+    if word in _UNIT_WORDS or word in ("wk", "wks", "mo", "mos"):
+        return word
+    close = difflib.get_close_matches(word, _UNIT_WORDS, n=1, cutoff=0.8)
+    return close[0] if close else word
 
 
 def _weeks(amount: float, unit: str) -> int:
@@ -186,7 +210,7 @@ def product_texts(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
     for piece in _SPLIT.split(text):
         # Bare numbers are not product words ("forecast 1000000 bagels"); sizes ("6 ct") are.
         piece = _BARE_NUMBER.sub(" ", _strip_keywords(piece))
-        words = [w for w in re.findall(r"[a-z0-9][a-z0-9'./-]*", piece) if w.strip("'.") not in STOPWORDS]
+        words = [w for w in re.findall(r"[a-z0-9][a-z0-9'./%-]*", piece) if w.strip("'.") not in STOPWORDS]
         # A misspelled keyword ("forcast") is not a product word either.
         words = [w for w in words if w in known or not difflib.get_close_matches(w, _FUZZY_KEYWORDS, 1, _FUZZY_CUTOFF)]
         words = [w.rstrip("'s") if w.endswith("'s") else w for w in words]
@@ -207,7 +231,9 @@ def parse(question: str, vocabulary: Iterable[str] = ()) -> RuleParse:
     quoted = scan.take(_PATTERNS["quoted"])
     if match := scan.take(_PATTERNS["lead_time"]):
         literals["lead_time"] = match.group(0).strip()
-        found["lead_time"] = min(26, _weeks(float(match.group(1)), match.group(2) or "week"))
+        groups = match.groups()
+        at = next(i for i in range(0, len(groups), 2) if groups[i] is not None)
+        found["lead_time"] = min(26, _weeks(float(groups[at]), groups[at + 1] or "week"))
     if match := scan.take(_PATTERNS["service_level"]):
         literals["service_level"] = match.group(0).strip()
         raw = _first(match).replace(" ", "")
@@ -226,7 +252,7 @@ def parse(question: str, vocabulary: Iterable[str] = ()) -> RuleParse:
         ids.append(match.group(1))
     if match := scan.take(_PATTERNS["price"]):
         literals["price"] = match.group(0).strip()
-        price = float(_first(match))
+        price = float(_first(match)) / (100 if re.search(r"cents?\b|¢", match.group(0)) else 1)
         if 0 < price <= 10_000:
             found["price"] = price
         else:

@@ -53,11 +53,13 @@ def ask_command(
     catalog: CatalogOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    llm_sentence: Annotated[bool, typer.Option("--llm-sentence", help=(
+        "Let the LLM rewrite the answer sentence (shown only if agent.prose accepts it; ~20 s more)."))] = False,
 ) -> None:
     """Ask a question in plain language: forecasts, new products, comparisons, reorders, price what-ifs, reports."""
     pipeline = _load(sales, catalog, store, backend)
     with err_console.status("Thinking..."):
-        answer = ask(pipeline, question, yes=yes, chart_dir=chart_dir)
+        answer = ask(pipeline, question, yes=yes, chart_dir=chart_dir, narrate_with_llm=llm_sentence)
     if as_json:
         print_json(answer)
         return

@@ -47,7 +47,7 @@ class CategoryForecast(BaseModel):
     groups: list[GroupForecast]
 
 
-def _fit(series: np.ndarray, horizon: int, season_length: int) -> tuple[dict[str, np.ndarray], str]:
+def fit_series(series: np.ndarray, horizon: int, season_length: int) -> tuple[dict[str, np.ndarray], str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -63,7 +63,7 @@ def forecast_groups(panel: ReportPanel, horizon: int, freq: str, season_length: 
     groups = []
     for name in panel.group_names:
         series = panel.group_units[name].to_numpy(dtype=float)
-        fitted, model = _fit(series, horizon, season)
+        fitted, model = fit_series(series, horizon, season)
         point = np.clip(fitted["mean"], 0, None)
         low, high = np.clip(fitted[f"lo-{LEVEL}"], 0, None), np.clip(fitted[f"hi-{LEVEL}"], 0, None)
         recent = float(series[-width:].mean())
