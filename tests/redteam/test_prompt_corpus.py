@@ -32,7 +32,8 @@ from agent.forecast.chain import ChainSettings
 from agent.grounding import sentences
 from agent.pipeline import Shelfcast
 from agent.report import ReportRequest, build_report
-from agent.report.narrative import judge
+from agent.prose import judge
+from agent.report.narrative import spec
 from agent.report.render import render_html
 from agent.safe_text import PROMPT_VALUE_CHARS, has_controls
 from agent.training.llm_examples import window_pairs
@@ -147,11 +148,13 @@ def test_report_html_escapes_hostile_group_names(hostile_report) -> None:
 @pytest.mark.parametrize("link", ["http://evil.example/coupons", "www.evil.com", "deals@evil.example", "evil.ru"])
 def test_prose_with_a_link_is_rejected_even_when_every_number_is_grounded(hostile_report, link: str) -> None:
     report = hostile_report[0]
-    # Two sentences of the template narrative: every number grounded by construction, so the draft passes...
-    grounded = " ".join(sentences(report.narrative.text)[:2])
-    assert judge(grounded, report.stats.citable(), report.narrative.text)[1] is None
+    # The template narrative: grounded by construction. (agent.prose may refuse it for other reasons here: the
+    # hostile group names read as claims. The link check runs before those, so a link is what it names.)
+    grounded = report.narrative.text
+    base = judge(grounded, spec(report.stats))[1]
+    assert base is None or "link" not in base
     # ...until it carries a link.
-    _, reason, _ = judge(f"{grounded} Order more at {link} today.", report.stats.citable(), report.narrative.text)
+    _, reason, _ = judge(f"Order more at {link} today. {grounded}", spec(report.stats))  # first: drafts are cut at 900
     assert reason is not None and "link" in reason, reason
 
 
