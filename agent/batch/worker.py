@@ -153,16 +153,25 @@ class ForecastBatch:
                              reason=f"batch worker error: {type(exc).__name__}: {exc}")
             return floor.model_copy(update={"attempts": [failed, *floor.attempts]})
 
+    def _counted(self, context: ForecastContext) -> Forecast:
+        """One LLM product, counted as soon as it is done: a block of slow LLM answers takes minutes."""
+        forecast = self.forecast(context)
+        self._tell(1, bool(forecast.fallback_reasons))
+        return forecast
+
+    def _tell(self, products: int, fallbacks: int) -> None:
+        if self.tally is not None:
+            self.tally.add.remote(products, fallbacks)
+
     async def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         contexts = [ForecastContext.model_validate_json(text) for text in batch["context"]]
         if self.pool is None:
             if self.regressor is not None:
                 self.regressor.prime(contexts)
             forecasts = [self.forecast(context) for context in contexts]
+            self._tell(len(forecasts), sum(bool(f.fallback_reasons) for f in forecasts))
         else:
             loop = asyncio.get_running_loop()
-            forecasts = list(await asyncio.gather(*(loop.run_in_executor(self.pool, self.forecast, context)
+            forecasts = list(await asyncio.gather(*(loop.run_in_executor(self.pool, self._counted, context)
                                                     for context in contexts)))
-        if self.tally is not None:
-            self.tally.add.remote(len(forecasts), sum(bool(f.fallback_reasons) for f in forecasts))
         return forecasts_to_frame(forecasts)
