@@ -126,7 +126,7 @@ def test_worker_answers_every_row_with_its_reason(small):
         def predict(self, texts, histories, horizon):
             raise RuntimeError("scripted crash")
 
-    udf = ForecastBatch("regression", [], ChainSettings(), regression=False)
+    udf = ForecastBatch("regression", [], ChainSettings(), regression=False, max_in_flight=1)
     udf.chain.regressor = Broken()
     frame = asyncio.run(udf(batch.head(2)))
     assert (frame["path"] == "baseline").all()

@@ -129,7 +129,7 @@ class ForecastBatch:
     """
 
     def __init__(self, mode: Mode, llm_urls: list[str], settings: ChainSettings, regression: bool,
-                 max_in_flight: int = 16, tally: Any = None, llm_model: str | None = None) -> None:
+                 max_in_flight: int, tally: Any = None, llm_model: str | None = None) -> None:
         backend = EndpointPool(llm_urls, settings.timeout_s, llm_model) if llm_urls else None
         regressor = None
         if regression:
