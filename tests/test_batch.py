@@ -205,3 +205,13 @@ def test_batch_with_real_vllm(vllm_server, tmp_path):
     assert len(llm) >= 1, products[["unique_id", "path", "reason"]].to_string()
     assert (llm["n_valid_samples"] >= 10).all() and (llm["reason"] == "").all()
     assert (products.loc[products["path"] != "llm-zero-shot", "reason"] != "").all()
+
+
+def test_unreachable_llm_is_refused_before_any_work(tmp_path, small):
+    from agent.batch.run import BatchRequest, run_batch
+
+    request = BatchRequest(horizon=2, mode="zero-shot", out=tmp_path / "out", sales=str(small[0]),
+                           catalog=str(small[1]), llm_urls=["http://127.0.0.1:9"])
+    with pytest.raises(BatchError, match="127.0.0.1:9 failed its health check"):
+        run_batch(request, report=lambda line: None)
+    assert not (tmp_path / "out").exists()

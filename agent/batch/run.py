@@ -243,10 +243,10 @@ def run_batch(request: BatchRequest, report: Callable[[str], None] = print) -> B
     """Pack, forecast on Ray, write Parquet, read it back and check it; resumes a killed run in the same `out`."""
     if request.llm_urls and not request.uses_llm:
         raise BatchError(f"--llm-url is given but mode {request.mode!r} never asks an LLM")
-    request.out.mkdir(parents=True, exist_ok=True)
-    total = prepare(request, report)
     if request.uses_llm:
         _check_endpoints(request)
+    request.out.mkdir(parents=True, exist_ok=True)
+    total = prepare(request, report)
     try:
         import ray  # noqa: F401
     except ImportError as exc:
