@@ -215,3 +215,39 @@ def test_unreachable_llm_is_refused_before_any_work(tmp_path, small):
     with pytest.raises(BatchError, match="127.0.0.1:9 failed its health check"):
         run_batch(request, report=lambda line: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_regression_is_batched_once_per_block(small):
+    """Without an LLM the block's regression answers come from one batched call; a horizon the model
+    cannot forecast falls back per product with the model's own error."""
+    from agent.batch.worker import PrimedRegressor
+
+    class Model:
+        artifact_id = "fake-regression"
+        max_horizon = 3
+
+        def __init__(self):
+            self.calls = []
+
+        def predict(self, texts, histories, horizon):
+            self.calls.append(len(texts))
+            if horizon > self.max_horizon:
+                raise ValueError(f"forecasts at most {self.max_horizon} periods")
+            return np.stack([np.tile([[1.0], [2.0], [3.0]], (1, horizon)) * (i + 1) for i in range(len(texts))])
+
+    builder = ContextBuilder(load_dataset(str(small[0]), str(small[1])))
+    for horizon, path in ((3, "regression"), (4, "baseline")):
+        ids = [f"p{i:05d}" for i in range(10)]
+        batch = pd.DataFrame({"unique_id": ids, "context": [
+            builder.for_product(u, horizon, with_analogs=False).model_dump_json() for u in ids]})
+        model = Model()
+        udf = ForecastBatch("regression", [], ChainSettings(), regression=False, max_in_flight=1)
+        udf.regressor = udf.chain.regressor = PrimedRegressor(model)
+        frame = asyncio.run(udf(batch)).drop_duplicates("unique_id")
+        assert (frame["path"] == path).all()
+        if path == "regression":
+            assert model.calls == [10]  # one call for the block, none per product
+            assert frame["shelfcast"].tolist() == [2.0 * (i + 1) for i in range(10)]
+        else:
+            assert model.calls == [10] + [1] * 10  # the block call failed; each product asked and failed alone
+            assert frame["reason"].str.contains("regression model cannot answer: forecasts at most 3").all()
