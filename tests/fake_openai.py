@@ -66,7 +66,8 @@ class FakeOpenAI:
                 n = int(body.get("n", 1))
                 self._send(200, {
                     "id": "c", "object": "text_completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": i, "text": text, "finish_reason": "stop", "logprobs": None} for i in range(n)],
+                    "choices": [{"index": i, "text": text, "finish_reason": "stop", "logprobs": None}
+                                for i in range(n)],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 8 * n, "total_tokens": 10 + 8 * n},
                 })
 

@@ -94,7 +94,8 @@ def test_predict_df_is_nixtla_long_frame(small):
     assert list(frame.columns) == frame_columns()
     assert frame["unique_id"].tolist() == [uid for uid in ids for _ in range(3)]
     assert frame.groupby("unique_id")["ds"].nunique().eq(3).all()
-    assert (frame["shelfcast-lo-80"] <= frame["shelfcast"]).all() and (frame["shelfcast"] <= frame["shelfcast-hi-80"]).all()
+    assert (frame["shelfcast-lo-80"] <= frame["shelfcast"]).all()
+    assert (frame["shelfcast"] <= frame["shelfcast-hi-80"]).all()
     assert set(frame["path"]) == {"baseline"} and (frame["n_valid_samples"] == 0).all()
     assert frame["reason"].str.contains("llm-zero-shot: no LLM backend configured").all()
     one = app.forecast("p00007", 3)
@@ -112,8 +113,8 @@ def test_worker_answers_every_row_with_its_reason(small):
     """The UDF in-process: each scripted failure falls back with its own reason, and a crash in the chain does too."""
     builder = ContextBuilder(load_dataset(str(small[0]), str(small[1])))
     ids = [f"p{i:05d}" for i in range(20)]
-    batch = pd.DataFrame({"unique_id": ids,
-                          "context": [builder.for_product(u, HORIZON, with_analogs=False).model_dump_json() for u in ids]})
+    contexts = [builder.for_product(u, HORIZON, with_analogs=False).model_dump_json() for u in ids]
+    batch = pd.DataFrame({"unique_id": ids, "context": contexts})
     with FakeOpenAI(slow_s=3.0) as fake:
         udf = ForecastBatch("zero-shot", [fake.url], ChainSettings(timeout_s=1.5), regression=False, max_in_flight=8)
         frame = asyncio.run(udf(batch))

@@ -71,7 +71,7 @@ class BatchRequest(BaseModel):
     llm_model: str | None = Field(None, description="Served model name; None: each server's first model.")
     ray_address: str | None = None
     num_cpus: int = Field(2, ge=1, description="CPUs of the local Ray started when no address is given.")
-    workers: int | None = Field(None, ge=1, description="Actors in the pool; None: one per CPU of the cluster, less one.")
+    workers: int | None = Field(None, ge=1, description="Actors in the pool; None: the cluster's CPUs less one.")
     batch_size: int | None = Field(None, ge=1, description="Products per block; None: 16 with an LLM, else 2,000.")
     # Each request asks for `samples` sequences: 16 in flight were 320 sequences on one CPU vLLM, every
     # answer took over 120 s and all fell back (measured); 4 suits a CPU server, raise it for a GPU.

@@ -107,7 +107,7 @@ def forecasts_to_frame(forecasts: list[Forecast], model: str = MODEL_ALIAS) -> p
         f"{model}-lo-{LEVEL}": stacked([f.lower for f in forecasts]),
         f"{model}-hi-{LEVEL}": stacked([f.upper for f in forecasts]),
         "path": per_step([f.path for f in forecasts]).astype(str),
-        "n_valid_samples": per_step([f.attempts[-1].samples_valid if f.attempts else 0 for f in forecasts]).astype("int64"),
+        "n_valid_samples": per_step([f.attempts[-1].samples_valid for f in forecasts]).astype("int64"),
         "reason": per_step(["; ".join(f.fallback_reasons) for f in forecasts]).astype(str),
     })
     return frame[frame_columns(model)]
