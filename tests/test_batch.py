@@ -144,6 +144,7 @@ def batch_cli(out: Path, *args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
+@pytest.mark.slow
 def test_kill_and_resume_exactly_once(tmp_path):
     sales, catalog = write_catalog(tmp_path, 2000)
     out = tmp_path / "out"
