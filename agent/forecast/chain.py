@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
+from agent.data.dataset import season_length
 from agent.forecast.context import ContextBuilder, ForecastContext
 from agent.forecast.floor import floor_forecast
 from agent.forecast.prompting import PromptKind, render
@@ -67,7 +68,13 @@ _LLM_PATHS: dict[ForecastPath, PromptKind] = {"llm-few-shot": "few_shot", "llm-z
 
 
 class ForecastChain:
-    def __init__(self, builder: ContextBuilder, backend: LLMBackend | None = None, regressor: Regressor | None = None,
+    """`builder` makes contexts from ids (`forecast`, `forecast_new`, `forecast_many`); `run` needs none.
+
+    A chain without a builder runs contexts packed elsewhere: `agent.batch` ships
+    each product's context to Ray workers that never load the dataset.
+    """
+
+    def __init__(self, builder: ContextBuilder | None, backend: LLMBackend | None = None, regressor: Regressor | None = None,
                  settings: ChainSettings = ChainSettings(), routing: RoutingTable | None = None, routing_note: str = ""):
         """`routing`: the table for this dataset (agent.forecast.routing.load_routing); `routing_note` says where
         it came from, or why there is none."""
@@ -85,11 +92,11 @@ class ForecastChain:
 
     # --- public entry points -------------------------------------------------
     def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:
-        context = self.builder.for_product(unique_id, horizon, cutoff, with_analogs=mode in ("auto", "few-shot"))
+        context = self._builder().for_product(unique_id, horizon, cutoff, with_analogs=mode in ("auto", "few-shot"))
         return self.run(context, mode)
 
     def forecast_new(self, title: str, horizon: int, mode: Mode = "auto", **product: object) -> Forecast:
-        return self.run(self.builder.for_new_product(title, horizon, **product), mode)
+        return self.run(self._builder().for_new_product(title, horizon, **product), mode)
 
     def forecast_many(self, unique_ids: list[str], horizon: int, mode: Mode = "auto",
                       cutoff: pd.Timestamp | None = None, show_progress: bool = True) -> list[Forecast]:
@@ -103,6 +110,11 @@ class ForecastChain:
                 results[futures[future]] = future.result()
                 progress.advance(task)
         return [r for r in results if r is not None]
+
+    def _builder(self) -> ContextBuilder:
+        if self.builder is None:
+            raise RuntimeError("this chain has no ContextBuilder: it only runs contexts given to `run`")
+        return self.builder
 
     def plan(self, context: ForecastContext, mode: Mode) -> list[ForecastPath]:
         """The paths to try, in order; the floor always closes the list."""
@@ -177,7 +189,7 @@ class ForecastChain:
             return self._llm(_LLM_PATHS[path], context)
         if path == "regression":
             return self._regression(context)
-        quantiles, method = floor_forecast(context, self.builder.dataset.season_length)
+        quantiles, method = floor_forecast(context, season_length(context.freq))
         return quantiles, {"method": method}
 
     def _combination(self, context: ForecastContext, rule: Rule | None,

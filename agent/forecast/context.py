@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.data.dataset import Dataset
 from agent.product import label, product_text
@@ -61,6 +61,12 @@ class ForecastContext(BaseModel):
     horizon: int = Field(ge=1)
     history: list[float] = Field(description="Most recent units before the cutoff, oldest first.")
     analogs: list[Analog] = Field(default_factory=list)
+
+    @field_validator("cutoff", mode="before")
+    @classmethod
+    def _timestamp(cls, value: object) -> pd.Timestamp:
+        """Contexts round-trip through JSON (`agent.batch` ships them to Ray workers as text)."""
+        return pd.Timestamp(value)  # type: ignore[arg-type]
 
     @property
     def is_new_product(self) -> bool:

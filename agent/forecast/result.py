@@ -1,13 +1,21 @@
-"""The answer every path returns: numbers plus how they were made."""
+"""The answer every path returns: numbers plus how they were made, and its long-frame layout.
+
+`forecasts_to_frame` is the library's one long-frame output (Nixtla's layout:
+`unique_id, ds, <model>, <model>-lo-80, <model>-hi-80`, plus `path`,
+`n_valid_samples` and `reason`): `Shelfcast.predict_df` and `shelfcast batch`
+both write it, so a catalog forecast and a library call read back the same way.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Literal
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, Field
 
-from numeric.quantiles import QUANTILES, key
+from numeric.quantiles import LEVEL, QUANTILES, key
 
 ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline", "combination"]
 Mode = Literal["auto", "few-shot", "zero-shot", "regression", "baseline"]
@@ -68,3 +76,38 @@ class Forecast(BaseModel):
     @property
     def fallback_reasons(self) -> list[str]:
         return [f"{a.path}: {a.reason}" for a in self.attempts if not a.answered and a.reason]
+
+
+MODEL_ALIAS = "shelfcast"
+
+
+def frame_columns(model: str = MODEL_ALIAS) -> list[str]:
+    return ["unique_id", "ds", model, f"{model}-lo-{LEVEL}", f"{model}-hi-{LEVEL}", "path", "n_valid_samples", "reason"]
+
+
+def forecasts_to_frame(forecasts: list[Forecast], model: str = MODEL_ALIAS) -> pd.DataFrame:
+    """One row per product and period: the median as `<model>`, the 80% interval, and how it was made.
+
+    `n_valid_samples` counts the LLM samples behind the answer (0 when no LLM
+    answered); `reason` joins why earlier paths gave way ('' when the first
+    planned path answered).
+    """
+    steps = [len(f.dates) for f in forecasts]
+
+    def per_step(values: list) -> np.ndarray:
+        return np.repeat(np.asarray(values, dtype=object), steps) if forecasts else np.array([], dtype=object)
+
+    def stacked(values: list[list[float]]) -> np.ndarray:
+        return np.concatenate(values).astype(float) if forecasts else np.array([])
+
+    frame = pd.DataFrame({
+        "unique_id": per_step([f.unique_id for f in forecasts]).astype(str),
+        "ds": pd.to_datetime([d for f in forecasts for d in f.dates]),
+        model: stacked([f.point for f in forecasts]),
+        f"{model}-lo-{LEVEL}": stacked([f.lower for f in forecasts]),
+        f"{model}-hi-{LEVEL}": stacked([f.upper for f in forecasts]),
+        "path": per_step([f.path for f in forecasts]).astype(str),
+        "n_valid_samples": per_step([f.attempts[-1].samples_valid for f in forecasts]).astype("int64"),
+        "reason": per_step(["; ".join(f.fallback_reasons) for f in forecasts]).astype(str),
+    })
+    return frame[frame_columns(model)]

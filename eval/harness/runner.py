@@ -28,13 +28,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from agent.data.dataset import Dataset
+from agent.forecast.result import forecasts_to_frame
 from agent.llm.cache import CachedBackend
 from eval.harness import baselines as bl
 from agent.forecast.routing import RoutingTable, dataset_fingerprint
 from eval.harness.baselines import MODELS, CachedRetriever, columns
 from eval.harness.routing import Evidence, candidates, cross_fit, item_segments, to_table
 from eval.harness.tasks import EvalTask, Panel, TaskError, existing_task, new_product_task
-from numeric.quantiles import LEVEL
 
 HARNESS_VERSION = "1"
 CHECKPOINT_EVERY = 25
@@ -394,10 +394,12 @@ class Harness:
 
 
 def _chain_rows(model: str, forecast, item) -> pd.DataFrame:
-    dates = pd.to_datetime(forecast.dates)
-    return pd.DataFrame({"unique_id": item.unique_id, "ds": dates, "cutoff": item.cutoff,
-                         model: forecast.point, f"{model}-lo-{LEVEL}": forecast.lower,
-                         f"{model}-hi-{LEVEL}": forecast.upper})
+    """The library's long frame (agent.forecast.result.forecasts_to_frame) with the window's id and cutoff.
+
+    The item's id, not the forecast's: a new product's forecast has none.
+    """
+    frame = forecasts_to_frame([forecast], model)
+    return frame.assign(unique_id=item.unique_id, cutoff=item.cutoff)[["unique_id", "ds", "cutoff", *columns(model)]]
 
 
 def _chain_diag(chain, context, forecast, mode: str, item) -> dict:
