@@ -7,7 +7,10 @@ cost of the full 68k-product catalog (which the demo and the benchmark use).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+
+import pandas as pd
 
 from agent.data import Dataset, load_builtin
 from agent.retrieval.index import ProductIndex
@@ -16,18 +19,26 @@ DEPARTMENT = "PASTRY"
 BAGELS_4OZ = "1095275"  # 'Rolls: Bagels 4 OZ': sells every week (1,531 units in 2017)
 
 
+def builtin_slice(name: str, keep: Callable[[pd.DataFrame], pd.Series]) -> Dataset:
+    """The built-in products whose catalog rows `keep` selects, with their sales, as a dataset of its own."""
+    full = load_builtin()
+    catalog = full.catalog[keep(full.catalog)].reset_index(drop=True)
+    sales = full.sales[full.sales["unique_id"].isin(catalog["unique_id"])].reset_index(drop=True)
+    return Dataset(name=name, sales=sales, catalog=catalog, freq=full.freq, fixes=full.fixes)
+
+
+def slice_index(data: Dataset) -> ProductIndex:
+    return ProductIndex.load_or_build(data.catalog, name=data.name, sales=data.sales, progress=False)
+
+
 @lru_cache(maxsize=1)
 def pastry_slice() -> Dataset:
-    full = load_builtin()
-    catalog = full.catalog[full.catalog["department"] == DEPARTMENT].reset_index(drop=True)
-    sales = full.sales[full.sales["unique_id"].isin(catalog["unique_id"])].reset_index(drop=True)
-    return Dataset(name="completejourney-pastry", sales=sales, catalog=catalog, freq=full.freq, fixes=full.fixes)
+    return builtin_slice("completejourney-pastry", lambda catalog: catalog["department"] == DEPARTMENT)
 
 
 @lru_cache(maxsize=1)
 def pastry_index() -> ProductIndex:
-    data = pastry_slice()
-    return ProductIndex.load_or_build(data.catalog, name=data.name, sales=data.sales, progress=False)
+    return slice_index(pastry_slice())
 
 
 # The categories the issue-14 questions name, with the near misses that used to be picked instead
@@ -40,14 +51,10 @@ GROCERY_CATEGORIES = ("ICE CREAM/MILK/SHERBTS", "SYRUPS/TOPPINGS", "FRZN NOVELTI
 @lru_cache(maxsize=1)
 def grocery_slice() -> Dataset:
     """8,488 real products (2,115 distinct texts: the index builds in about a minute once, then loads)."""
-    full = load_builtin()
-    keep = full.catalog["category"].isin(GROCERY_CATEGORIES) | (full.catalog["department"] == "PRODUCE")
-    catalog = full.catalog[keep].reset_index(drop=True)
-    sales = full.sales[full.sales["unique_id"].isin(catalog["unique_id"])].reset_index(drop=True)
-    return Dataset(name="completejourney-grocery", sales=sales, catalog=catalog, freq=full.freq, fixes=full.fixes)
+    return builtin_slice("completejourney-grocery", lambda catalog: catalog["category"].isin(GROCERY_CATEGORIES)
+                         | (catalog["department"] == "PRODUCE"))
 
 
 @lru_cache(maxsize=1)
 def grocery_index() -> ProductIndex:
-    data = grocery_slice()
-    return ProductIndex.load_or_build(data.catalog, name=data.name, sales=data.sales, progress=False)
+    return slice_index(grocery_slice())
