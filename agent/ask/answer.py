@@ -88,8 +88,8 @@ def forecast_numbers(forecast: Forecast) -> list[float]:
 
 def forecast_rows(forecast: Forecast, factor: float = 1.0) -> list[dict[str, str | float]]:
     return [{"product": forecast.title, "period": str(day), "forecast": round(forecast.point[i] * factor, 2),
-             "low (10%)": round(forecast.quantiles["0.1"][i] * factor, 2),
-             "high (90%)": round(forecast.quantiles["0.9"][i] * factor, 2)} for i, day in enumerate(forecast.dates)]
+             "low (10%)": round(forecast.lower[i] * factor, 2),
+             "high (90%)": round(forecast.upper[i] * factor, 2)} for i, day in enumerate(forecast.dates)]
 
 
 def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -> Prose:

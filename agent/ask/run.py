@@ -30,6 +30,7 @@ from agent.prose import Prose
 from agent.report import Report
 from agent.report.render import write_report
 from agent.retrieval.index import ProductIndex
+from numeric.quantiles import QUANTILES, key
 
 MAX_QUESTION_CHARS = 500
 REPORT_HORIZON = 8
@@ -341,8 +342,8 @@ def _price_facts(scope: Shelfcast, result: PriceResult, question: str) -> Facts:
     """The re-priced forecast, the change's real direction (from the recent price), and a product that sold nothing."""
     w, forecast = result.what_if, result.forecast
     before, after = _total(forecast), sum(w.point)
-    numbers = forecast_numbers(forecast) + [w.old_price, w.new_price, before, after, w.factor, sum(w.quantiles["0.1"]),
-                                            sum(w.quantiles["0.9"])]
+    numbers = forecast_numbers(forecast) + [w.old_price, w.new_price, before, after, w.factor,
+                                            sum(w.quantiles[key(QUANTILES[0])]), sum(w.quantiles[key(QUANTILES[-1])])]
     notes = [f"price elasticity: {w.fit.note}"]
     change = "a cut" if w.new_price < w.old_price else "a rise" if w.new_price > w.old_price else "no change"
     said = normalize(question)

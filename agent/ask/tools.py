@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS
 from agent.decisions.price import PriceHistory, PriceWhatIf, estimate_elasticity, what_if
 from agent.decisions.reorder import ReorderInput, ReorderSuggestion, reorder
+from agent.forecast.prompting import period_name
 from agent.forecast.result import Forecast
 from agent.pipeline import Shelfcast
 
@@ -143,7 +144,8 @@ def price_what_if(app: Shelfcast, unique_id: str, new_price: float, horizon: int
     peers = catalog.loc[(catalog["category"] == category) & (catalog["unique_id"] != unique_id), "unique_id"]
     if "price" in scope.dataset.sales:
         own = _histories(scope, [unique_id])[0]
-        fit = estimate_elasticity(own, _histories(scope, peers.iloc[:MAX_CATEGORY_PRODUCTS].tolist()))
+        fit = estimate_elasticity(own, _histories(scope, peers.iloc[:MAX_CATEGORY_PRODUCTS].tolist()),
+                                  period_name(scope.dataset.freq))
     else:  # user data without a price column: nothing to estimate from
         fit = estimate_elasticity(PriceHistory(prices=[], units=[]))
     return PriceResult(forecast=forecast, what_if=what_if(forecast.point, forecast.quantiles, old_price, new_price, fit))

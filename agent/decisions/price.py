@@ -88,24 +88,28 @@ def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return slope, std_err, 1 - float(residual @ residual) / total if total > 0 else 0.0
 
 
-def _fit(x: np.ndarray, y: np.ndarray, source: Literal["product", "category"], products: int) -> ElasticityFit | None:
+def _fit(x: np.ndarray, y: np.ndarray, source: Literal["product", "category"], products: int,
+         period: str) -> ElasticityFit | None:
     slope, std_err, r2 = _slope(x, y)
     if std_err > 0 and abs(slope) / std_err < MIN_T:
         return None
     clipped = not MIN_ELASTICITY <= slope <= MAX_ELASTICITY
     bounded = float(np.clip(slope, MIN_ELASTICITY, MAX_ELASTICITY))
-    note = f"{source}-level log-log fit over {len(x)} weeks" + (f" of {products} products" if products > 1 else "")
+    note = f"{source}-level log-log fit over {len(x)} {period}s" + (f" of {products} products" if products > 1 else "")
     if clipped:
         note += f"; the raw estimate {slope:.2f} is outside [{MIN_ELASTICITY:g}, {MAX_ELASTICITY:g}] and was clipped"
     return ElasticityFit(elasticity=round(bounded, 3), source=source, weeks=len(x), products=products,
                          r2=round(r2, 3), std_err=round(std_err, 3), clipped=clipped, note=note)
 
 
-def estimate_elasticity(own: PriceHistory, category: list[PriceHistory] = ()) -> ElasticityFit:
-    """The product's own elasticity, else its category's pooled one, else 'no signal' (see the module notes)."""
+def estimate_elasticity(own: PriceHistory, category: list[PriceHistory] = (), period: str = "week") -> ElasticityFit:
+    """The product's own elasticity, else its category's pooled one, else 'no signal' (see the module notes).
+
+    `period` names the data's period in the fit's note ("52 weeks", "24 months").
+    """
     log_price, log_units = _usable(own)
     if _varies(log_price):
-        fit = _fit(log_price - log_price.mean(), log_units - log_units.mean(), "product", 1)
+        fit = _fit(log_price - log_price.mean(), log_units - log_units.mean(), "product", 1, period)
         if fit is not None:
             return fit
     xs, ys = [], []
@@ -115,7 +119,7 @@ def estimate_elasticity(own: PriceHistory, category: list[PriceHistory] = ()) ->
             xs.append(x - x.mean())
             ys.append(y - y.mean())
     if len(xs) >= MIN_POOLED_PRODUCTS:
-        fit = _fit(np.concatenate(xs), np.concatenate(ys), "category", len(xs))
+        fit = _fit(np.concatenate(xs), np.concatenate(ys), "category", len(xs), period)
         if fit is not None:
             return fit
     return ElasticityFit(elasticity=None, source="none", weeks=len(log_price), note=NO_SIGNAL)
