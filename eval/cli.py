@@ -16,9 +16,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, load_with_status
-from agent.data import BuiltinDataMissing, DataError
-from agent.models import ModelNotAvailable
+# Made before importing agent.cli: that import runs agent.cli's package, which loads this module's `app` through
+# the entry point. Imported first (`from eval.cli import app`), this module is then half-initialised, and the
+# entry point must already find the (empty) app; the `eval` command is added to the same object below.
+app = typer.Typer()
+
+from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled, load_with_status  # noqa: E402
+from agent.data import BuiltinDataMissing, DataError  # noqa: E402
+from agent.models import ModelNotAvailable  # noqa: E402
 
 BUILTIN = "completejourney"
 
@@ -122,6 +127,5 @@ def _fmt(value) -> str:
         return str(value)
 
 
-app = typer.Typer()
 app.command("eval")(handled(DataError, BuiltinDataMissing, ModelNotAvailable, KeyError, ValueError, RuntimeError,
                            FileNotFoundError)(eval_command))
