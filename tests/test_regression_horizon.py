@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 import torch
 
-from agent.data.dataset import Dataset, product_text
+from agent.data.dataset import Dataset
+from agent.product import product_text
 from agent.training.windows import WindowSpec, build_windows, examples
 from finetune.regression.artifact import ArtifactConfig, choose_artifact, load_forecaster, save_artifact
 from finetune.regression.calibration import fit_calibration
