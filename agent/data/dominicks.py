@@ -108,7 +108,8 @@ def load_dominicks() -> Dataset:
     ounces = frame["brand"].map({b: oz for b, (_, oz) in BRANDS.items()})
     frame["price"] = (frame["price_per_oz"] * ounces).round(2)
     sales, fixes = _fill_missing_weeks(frame[["unique_id", "ds", "y", "price", "promo"]], source)
-    sales, _ = validate_sales(sales, source)
+    sales, _, checked = validate_sales(sales, source)
+    fixes += checked
     sales, fix = zero_fill(sales, FREQ, source)  # 5 series end before the data do: the contract's zeros, as any file
     fixes += [fix] if fix else []
     catalog = validate_catalog(_catalog(frame), source)
