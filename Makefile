@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test bench clean chromium
+.PHONY: install demo test bench clean chromium data-dominicks
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ chromium:
 test: install chromium
 	# pytest exits 5 when it collected no tests; that is not a failure of the code.
 	$(PY) -m pytest -q; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+# The second real dataset (Dominick's orange juice) ships in Debian's r-cran-bayesm:
+# apt-get download + unpack under $SHELFCAST_HOME/debian, no R and no root needed
+# (tests/test_data_dominicks.py fetches it the same way into the test home).
+data-dominicks: install
+	$(PY) -c "from agent.data.dominicks import fetch_package; print(fetch_package())"
 
 bench: install
 	$(PY) eval/bench_retrieval.py | tee eval/results/bench_retrieval.txt

@@ -34,6 +34,7 @@ class Shelfcast:
     regressor: Regressor | None = None
     settings: ChainSettings = field(default_factory=ChainSettings)
     backend_note: str = ""
+    regressor_note: str = ""
 
     def __post_init__(self) -> None:
         self.builder = ContextBuilder(self.dataset, self.index)
@@ -59,7 +60,7 @@ class Shelfcast:
         with self._stores_lock:  # one load per store even when concurrent requests ask for it
             if store not in self._stores:
                 self._stores[store] = Shelfcast(load_dataset(None, None, store), self.index, self.backend,
-                                                self.regressor, self.settings, self.backend_note)
+                                                self.regressor, self.settings, self.backend_note, self.regressor_note)
             return self._stores[store]
 
     @classmethod
@@ -70,8 +71,8 @@ class Shelfcast:
         dataset = load_dataset(sales, catalog, store)
         index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name, sales=dataset.sales, progress=progress)
         llm, note = load_backend(backend, model=llm_model)
-        regressor = load_regressor() if regression else None
-        return cls(dataset, index, llm, regressor, settings or ChainSettings(), note)
+        regressor, regressor_note = load_regressor(dataset) if regression else (None, "regression model not loaded")
+        return cls(dataset, index, llm, regressor, settings or ChainSettings(), note, regressor_note)
 
     def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:
         return self.chain.forecast(unique_id, horizon, mode, cutoff)
@@ -111,9 +112,18 @@ def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = 
     return choice.backend, f"{choice.name}: {choice.reason}"
 
 
-def load_regressor() -> Regressor | None:
-    """The newest regression artifact, or None when none has been trained yet."""
-    from finetune.regression.artifact import load_forecaster, newest_artifact
+def load_regressor(dataset: Dataset) -> tuple[Regressor | None, str]:
+    """(the regression artifact that should serve `dataset`, or None; a sentence saying which and why).
 
-    path = newest_artifact(get_settings().models_dir / "regression", horizon=1)
-    return load_forecaster(path) if path else None
+    `finetune.regression.artifact.choose_artifact` decides: same frequency, then
+    trained on this data (fingerprint), then the longest horizon, then the newest.
+    The sentence (trained here, or transferred with its own test scores) is also
+    what every regression answer records as its method.
+    """
+    from finetune.regression.artifact import choose_artifact, load_forecaster
+
+    choice, why = choose_artifact(get_settings().models_dir / "regression", dataset.name, dataset.freq,
+                                  lambda as_of: dataset.fingerprint(pd.Timestamp(as_of)))
+    if choice is None:
+        return None, why
+    return load_forecaster(choice.path, note=choice.note), choice.note

@@ -87,7 +87,7 @@ def step_costs() -> None:
 
     data = load_builtin()
     tic = time.perf_counter()
-    split = build_windows(data, WindowSpec(max_products=20, train_per_product=2, val_per_product=1, as_of="2017-10-02"))
+    split = build_windows(data, WindowSpec.for_llm(max_products=20, train_per_product=2, val_per_product=1, as_of="2017-10-02"))
     pairs = build_pairs(data, split, ProductIndex.load_or_build(data.catalog, name=data.name, progress=False))
     built = time.perf_counter() - tic
     n = len(pairs.train) + len(pairs.val) + len(pairs.test)

@@ -76,7 +76,8 @@ def eval_command(
         note = lora_note if llm is None else f"{note}; tuned: {lora_note}"
     regressor = None
     if any(m in ("regression", "auto") for m in config.models):
-        regressor, why = load_regressor_or_none()
+        regressor, why = load_regressor_or_none(data)
+        console.print(f"[dim]regression: {why}[/]")
         if regressor is None:
             console.print(f"[yellow]no regression model[/]{': ' + why if why else ''}; the chain records it and falls through")
     folder = out or Path("eval/results") / data.name

@@ -31,7 +31,7 @@ from real_data import pastry_index, pastry_slice
 from tiny_models import make_tiny_llama
 
 AS_OF = date(2017, 10, 2)  # the evaluation's first cutoff: what the leaderboard adapter is trained with
-SPEC = WindowSpec(max_products=24, train_per_product=2, val_per_product=1, seed=5, as_of=AS_OF)
+SPEC = WindowSpec.for_llm(max_products=24, train_per_product=2, val_per_product=1, seed=5, as_of=AS_OF)
 
 
 def sequence_pairs(n: int, seed: int) -> list[TextPair]:

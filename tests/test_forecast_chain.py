@@ -163,12 +163,17 @@ def test_backend_down_skips_other_llm_paths(builder: ContextBuilder) -> None:
 def test_regression_path_is_used_when_present(builder: ContextBuilder) -> None:
     class Constant:
         artifact_id = "reg-test"
+        note = "artifact reg-test, trained on this dataset"
 
         def predict(self, texts, histories, horizon):
             return np.tile(np.array([[1.0], [2.0], [3.0]]), (len(texts), 1, horizon))
 
-    forecast = ForecastChain(builder, None, Constant()).forecast("bagel", 4, cutoff=DATES[20])
-    assert forecast.path == "regression" and forecast.model_ids == ["reg-test"] and forecast.point == [2.0] * 4
+    chain = ForecastChain(builder, None, Constant())
+    forecast = chain.forecast("bagel", 12, cutoff=DATES[20])
+    assert forecast.path == "regression" and forecast.model_ids == ["reg-test"] and forecast.point == [2.0] * 12
+    assert forecast.attempts[-1].reason == Constant.note  # which artifact answered, and whether it was trained here
+    launch = chain.forecast_new("rye bagels 6 ct", 4, mode="regression")
+    assert launch.path == "baseline" and "does not answer launches" in launch.attempts[0].reason
 
 
 def test_new_product_and_all_zero_history(builder: ContextBuilder) -> None:

@@ -56,3 +56,20 @@ def make_tiny_llama(directory: Path, seed: int = 0) -> Path:
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return Path(directory)
+
+
+def make_tiny_bert(directory: Path, seed: int = 0) -> Path:
+    """Save a 2-layer random BERT encoder (hidden 32) with the byte-level tokenizer into `directory`.
+
+    Stands in for MiniLM in the regression model's unit tests: same architecture
+    family (AutoModel, mean pooling, `encoder.layer`, word embeddings), milliseconds per batch.
+    """
+    from transformers import BertConfig, BertModel
+
+    tokenizer = make_tiny_tokenizer()
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=2, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return Path(directory)

@@ -57,7 +57,8 @@ def regression_command(
     lora: LoraOpt = False,
     max_products: Annotated[int, typer.Option("--max-products", min=2, help="Products sampled (20% launches).")]
     = WindowSpec.model_fields["max_products"].default,
-    horizon: Annotated[int, typer.Option("--horizon", help="Periods forecast at once (>= 1).")] = 4,
+    horizon: Annotated[int, typer.Option("--horizon", help="Periods forecast at once (>= 1); longer horizons "
+                                         "(up to 52) extend recursively.")] = WindowSpec.model_fields["horizon"].default,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per step.")] = 64,
     lr: LrOpt = None,
     seed: SeedOpt = 0,
@@ -97,13 +98,17 @@ def list_command(out: OutOpt = None) -> None:
         return
     table = Table(title=f"Regression artifacts in {root}")
     table.add_column("artifact", no_wrap=True)
-    for column in ("h", "mode", "products", "trained on", "val MASE (naive)", "test MASE (naive)", "test WAPE (naive)"):
+    for column in ("dataset (data fingerprint)", "freq", "h", "mode", "products", "trained on", "val MASE (naive)",
+                   "test MASE (naive)", "test WAPE (naive)", "test cov80"):
         table.add_column(column)
     for _, config in found:
         test, val = config.metrics.get("test"), config.metrics.get("validation")
-        table.add_row(config.artifact_id, str(config.spec.horizon), "lora" if config.training.lora else "full",
-                      str(config.data.get("products")), f"< {config.data.get('test_start')}",
-                      _pair(val, "mase"), _pair(test, "mase"), _pair(test, "wape"))
+        data = config.data
+        table.add_row(config.artifact_id, f"{data.get('dataset')} ({data.get('data_fingerprint') or 'not recorded'})",
+                      str(data.get("freq")), str(config.spec.horizon), "lora" if config.training.lora else "full",
+                      str(data.get("products")), f"< {data.get('test_start')}",
+                      _pair(val, "mase"), _pair(test, "mase"), _pair(test, "wape"),
+                      _fmt(test.model.coverage) if test else "-")
     console.print(table)
 
 
@@ -177,8 +182,13 @@ def _train_and_save(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, 
     with _RichReporter() as reporter:
         trained = train_and_save(model, tokenizer, split, train, config, root, parent, reporter)
     test = trained.metrics["test"]
-    console.print(f"test ({test.model.windows} windows, last {model.spec.horizon} periods): {test.model.line()}  "
+    if trained.calibration_problem:
+        console.print(f"[yellow]intervals not calibrated:[/] {trained.calibration_problem}; the raw quantiles are kept")
+    console.print(f"test ({test.model.windows} windows from {split.test_start.date()}): {test.model.line()}  "
                   f"| naive {test.baseline.line()}")
+    for name, bucket in test.buckets.items():
+        console.print(f"  steps {name:<5} {bucket.model.line()} (raw {_fmt(bucket.raw_coverage)})  "
+                      f"| naive {bucket.baseline.line()}")
     console.print(f"[green]saved[/] {trained.path}  ({trained.seconds / 60:.1f} min training, "
                   f"best epoch {trained.best_epoch})")
     return trained

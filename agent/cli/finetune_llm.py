@@ -72,8 +72,8 @@ def llm_command(
                              precision=precision.dtype)  # type: ignore[arg-type]
     used_threads = threads or get_settings().torch_threads
     dataset = load_with_status(sales, catalog, store)
-    spec = WindowSpec(horizon=horizon, max_products=max_products, train_per_product=2, val_per_product=1, seed=seed,
-                      as_of=_date(as_of))
+    spec = WindowSpec.for_llm(horizon, max_products=max_products, train_per_product=2, val_per_product=1, seed=seed,
+                              as_of=_date(as_of))
     split = _build(dataset, spec)
     with err_console.status("Rendering the chain's prompts for every window..."):
         data = prepare_lora(dataset, split, config, max_examples, val_pairs)

@@ -32,6 +32,7 @@ def _load(sales: Path | None, catalog: Path | None, store: str | None, backend: 
         pipeline = Shelfcast.load(str(sales) if sales else None, str(catalog) if catalog else None, store,
                                   backend=backend, llm_model=model)  # type: ignore[arg-type]
     err_console.print(f"[dim]backend: {for_markup(pipeline.backend_note)}[/]")
+    err_console.print(f"[dim]regression: {for_markup(pipeline.regressor_note)}[/]")
     return pipeline
 
 

@@ -8,6 +8,7 @@ holds one row per product with the text used for retrieval and regression
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -44,6 +45,19 @@ class Dataset:
     def season_length(self) -> int:
         """Periods per year, for seasonal baselines and MASE scaling."""
         return season_length(self.freq)
+
+    def fingerprint(self, before: pd.Timestamp | None = None) -> str:
+        """Hash of the sales (unique_id, ds, y) before `before` (all when None): equal hashes, equal data.
+
+        A model records it for the data it saw, so a later process can tell whether
+        it serves the same data (possibly with more periods added) or transfers it.
+        The built-in data's 3.3M rows hash in ~1 s.
+        """
+        sales = self.sales if before is None else self.sales[self.sales["ds"] < before]
+        frame = sales[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"])
+        digest = hashlib.sha256(f"{self.freq}|{len(frame)}".encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def history(self, unique_id: str) -> pd.Series:
         """Sales of one product indexed by `ds` (empty for a product with no history)."""

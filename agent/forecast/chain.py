@@ -51,6 +51,7 @@ class Regressor(Protocol):
     """What the chain needs from finetune.regression.predict.RegressionForecaster."""
 
     artifact_id: str
+    note: str  # which artifact, trained on this data or transferred: recorded with each answer
 
     def predict(self, texts: list[str], histories: list[np.ndarray], horizon: int) -> np.ndarray: ...
 
@@ -248,16 +249,26 @@ class ForecastChain:
         return sample_quantiles(samples), {"generation": generation, "prompt_id": rendered.prompt_id, "stats": stats}
 
     def _regression(self, context: ForecastContext) -> tuple[np.ndarray, dict]:
+        """The regression model for products with history; launches go to the analog launch curve.
+
+        On launches the model is biased and loses to the analogs: on the built-in
+        evaluation (20 launches) WAPE 1.105 vs the floor's analog curve 0.860 and
+        kNN 0.779; on its own test launch windows the h=13 artifact's bias is in
+        eval/results/bench_finetune.txt. So it declines them and says why.
+        """
         if self.regressor is None:
             raise PathFailed("no trained regression model (run `shelfcast finetune regression`)")
+        if context.is_new_product:
+            raise PathFailed("the regression model does not answer launches (biased on new products; the analog "
+                             "launch curve of similar products is more accurate)")
         text, history = context.regressor_input()
         try:
             quantiles = self.regressor.predict([text], [history], context.horizon)[0]
-        except ValueError as exc:  # e.g. an artifact trained for a shorter horizon
+        except ValueError as exc:  # e.g. a horizon past MAX_HORIZON
             raise PathFailed(f"regression model cannot answer: {exc}") from exc
         if not np.all(np.isfinite(quantiles)):
             raise PathFailed("regression model returned non-finite values")
-        return quantiles, {"model_id": self.regressor.artifact_id}
+        return quantiles, {"model_id": self.regressor.artifact_id, "method": self.regressor.note or None}
 
     # --- assembling the answer -------------------------------------------------
     def _result(self, context: ForecastContext, path: ForecastPath, quantiles: np.ndarray, attempts: list[Attempt],

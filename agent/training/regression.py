@@ -35,6 +35,7 @@ class TrainedArtifact:
     metrics: dict[str, Evaluation]  # "validation" and "test"
     seconds: float
     best_epoch: int
+    calibration_problem: str | None = None  # why the intervals kept the raw quantiles, if they did
 
 
 def new_regression_model(split: WindowSplit, seed: int) -> tuple[RegressionModel, PreTrainedTokenizerBase]:
@@ -51,12 +52,19 @@ def train_and_save(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, s
     """Fit (progress to `reporter`), evaluate on validation and test, write the artifact."""
     from finetune.regression.artifact import ArtifactConfig, new_artifact_id, save_artifact
     from finetune.regression.predict import RegressionForecaster
-    from finetune.regression.train import evaluate, fit
+    from finetune.regression.train import calibrate, evaluate, fit
 
     started = time.perf_counter()
     result = fit(model, tokenizer, train, examples(split.val), config, split.season_length, reporter)
     seconds = time.perf_counter() - started
     forecaster = RegressionForecaster(result.model, tokenizer)
+    # Intervals are calibrated on the validation windows, which chose the epoch; the test windows stay untouched.
+    problem = None
+    try:
+        calibration = calibrate(forecaster, examples(split.val))
+        result.model.spec = result.model.spec.model_copy(update={"calibration": calibration})
+    except ValueError as exc:
+        problem = str(exc)
     metrics = {name: evaluate(forecaster, examples(windows), split.season_length)
                for name, windows in (("validation", split.val), ("test", split.test))}
     created = datetime.now(timezone.utc)
@@ -65,7 +73,7 @@ def train_and_save(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, s
                                 parent=parent, spec=model.spec, training=config, best_epoch=result.best_epoch,
                                 train_seconds=seconds, data=data, metrics=metrics)
     path = save_artifact(root, result.model, tokenizer, config_out, result.curves)
-    return TrainedArtifact(path, metrics, seconds, result.best_epoch)
+    return TrainedArtifact(path, metrics, seconds, result.best_epoch, problem)
 
 
 def evaluate_on(forecaster: RegressionForecaster, windows: list[Window], season_length: int) -> Evaluation:

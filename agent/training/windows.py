@@ -4,11 +4,17 @@ The periods before `as_of` are cut into three consecutive regions:
 
     train targets  < val_start <= validation targets < test_start <= test targets < as_of
 
-A window is (product text, history strictly before its cutoff, the `horizon`
-periods from its cutoff), made by the same `ContextBuilder` the forecasting
-chain uses, so training sees exactly what a forecast sees. A window belongs to
-the region that holds its whole target; a window straddling a boundary is not
-made. Established products (sold in many periods before `val_start`) are chosen
+A window is (product text, history strictly before its cutoff, the periods from
+its cutoff), made by the same `ContextBuilder` the forecasting chain uses, so
+training sees exactly what a forecast sees. A window belongs to the region of
+its cutoff and its target is cut at that region's end: training and validation
+targets hold up to `horizon` periods (the model's direct steps; fewer near a
+boundary, the rest are masked in the loss), test targets run to `as_of`, from
+origins every `origin_step` periods, so steps beyond the direct head (recursive
+extension) are scored too. Cutting targets instead of dropping windows that
+straddle a boundary is what lets a 13-step model train on one year of weekly
+data: with whole targets only, 51 weeks left no training window at all once 16
+test and 13 validation weeks were held out. Established products (sold in many periods before `val_start`) are chosen
 on pre-validation data only, so nothing after `val_start` shapes the training
 windows. Products first sold some periods into the data also give a launch
 window (empty history): the cold-start case. Products launched inside the
@@ -41,20 +47,34 @@ from numeric.baseline import LAUNCH_MIN_OFFSET
 class WindowSpec(BaseModel):
     """How windows are chosen; saved with each artifact so `update` can rebuild them."""
 
-    horizon: int = Field(4, ge=1)
+    horizon: int = Field(13, ge=1, description="Direct steps of the model (a quarter of weeks); longer horizons "
+                         "extend recursively.")
     max_products: int = Field(1000, ge=2, description="Established products plus training launches; launches "
                               "inside the validation/test regions come on top (up to half the launch count).")
     launch_share: float = Field(0.2, ge=0, lt=1, description="Share of max_products that are launches.")
-    min_selling_periods: int = Field(26, ge=1, description="An established product sold in at least this many periods.")
+    min_selling_periods: int = Field(13, ge=1, description="An established product sold in at least this many periods "
+                                     "before the validation region.")
     train_per_product: int = Field(8, ge=1)
     val_per_product: int = Field(2, ge=1)
-    val_periods: int | None = Field(None, ge=1, description="Length of the validation region; default 2 x horizon.")
+    val_periods: int | None = Field(None, ge=1, description="Length of the validation region; default the horizon.")
+    test_periods: int = Field(16, ge=1, description="Length of the test region (the last periods before as_of): "
+                              "long enough to score steps past a 13-step head.")
+    origin_step: int = Field(4, ge=1, description="Periods between test origins (rolling origin).")
+    whole_targets: bool = Field(False, description="Only windows whose `horizon` periods all lie in their region, "
+                                "test ones too (LLM prompts answer exactly `horizon` values).")
     as_of: date | None = Field(None, description="First period not visible; default: the period after the data ends.")
     seed: int = 0
 
+    @classmethod
+    def for_llm(cls, horizon: int = 4, **fields) -> WindowSpec:
+        """Windows for LLM prompt pairs: whole `horizon` targets, validation 2 x horizon, test the last horizon,
+        established = sold in 26 periods (the split the LoRA forecaster has always trained on)."""
+        return cls(horizon=horizon, val_periods=2 * horizon, test_periods=horizon, origin_step=horizon,
+                   min_selling_periods=26, whole_targets=True, **fields)
+
     @property
     def validation_length(self) -> int:
-        return self.val_periods or 2 * self.horizon
+        return self.val_periods or self.horizon
 
 
 @dataclass(frozen=True)
@@ -74,7 +94,8 @@ class WindowSplit:
     test_start: pd.Timestamp
     as_of: pd.Timestamp
     products: list[str]
-    fingerprint: str
+    fingerprint: str  # of the windows: the chosen products' sales and the spec
+    data_fingerprint: str  # of the whole dataset before as_of (`Dataset.fingerprint`): which data it was trained on
     train: list[Window]
     val: list[Window]
     test: list[Window]
@@ -82,7 +103,8 @@ class WindowSplit:
     def summary(self) -> dict[str, str | int]:
         """What an artifact records about its data."""
         launches = sum(w.example.history.size == 0 for w in self.train)
-        return {"dataset": self.dataset, "fingerprint": self.fingerprint, "freq": self.freq,
+        return {"dataset": self.dataset, "fingerprint": self.fingerprint, "data_fingerprint": self.data_fingerprint,
+                "freq": self.freq,
                 "season_length": self.season_length, "products": len(self.products),
                 "val_start": str(self.val_start.date()), "test_start": str(self.test_start.date()),
                 "as_of": str(self.as_of.date()), "train_windows": len(self.train),
@@ -104,10 +126,12 @@ def build_windows(dataset: Dataset, spec: WindowSpec, products: list[str] | None
     spec = spec.model_copy(update={"as_of": as_of.date()})  # pinned: the same windows even from a longer file
     grid = pd.date_range(start, as_of, freq=dataset.freq, inclusive="left")
     h = spec.horizon
-    if len(grid) < 2 * h + spec.validation_length + 1:
-        raise ValueError(f"{len(grid)} periods before {as_of.date()} are too few for horizon {h} "
-                         f"with a {spec.validation_length}-period validation region and a test region")
-    test_start = grid[-h]
+    needed = spec.test_periods + spec.validation_length + LAUNCH_MIN_OFFSET + 1
+    if len(grid) < needed:
+        raise ValueError(f"{len(grid)} periods before {as_of.date()} are too few: a {spec.test_periods}-period test "
+                         f"region and a {spec.validation_length}-period validation region need at least {needed} "
+                         f"(pass smaller test/validation regions)")
+    test_start = grid[-spec.test_periods]
     val_start = test_start - spec.validation_length * step
     visible = dataset.sales[dataset.sales["ds"] < as_of]
     chosen = products if products is not None else _choose_products(visible, spec, grid, val_start)
@@ -118,13 +142,17 @@ def build_windows(dataset: Dataset, spec: WindowSpec, products: list[str] | None
         raise ValueError(f"{len(missing)} products have no sales before {as_of.date()}, e.g. {missing[:3]}")
     builder = ContextBuilder(subset, settings=ContextSettings(max_history=len(grid)))
     first_sale = subset.sales.groupby("unique_id")["ds"].min()
-    regions = {"train": [], "val": [], "test": []}
+    regions: dict[str, list[Window]] = {"train": [], "val": [], "test": []}
+    ends = {"train": (val_start, h), "val": (test_start, h), "test": (as_of, h if spec.whole_targets else spec.test_periods)}
     for uid in chosen:
-        for region, cutoff in _cutoffs(uid, first_sale[uid], grid, spec, val_start, test_start, step):
-            regions[region].append(_window(builder, uid, cutoff, h, step))
+        for region, cutoff in _cutoffs(uid, first_sale[uid], grid, spec, val_start, test_start):
+            window = _window(builder, uid, cutoff, *ends[region], step)
+            if not spec.whole_targets or window.example.target.size == h:
+                regions[region].append(window)
     return WindowSplit(spec=spec, dataset=dataset.name, freq=dataset.freq, season_length=dataset.season_length,
                        val_start=val_start, test_start=test_start, as_of=as_of, products=list(chosen),
-                       fingerprint=_fingerprint(subset.sales, spec), **regions)
+                       fingerprint=_fingerprint(subset.sales, spec), data_fingerprint=dataset.fingerprint(as_of),
+                       **regions)
 
 
 def update_windows(split: WindowSplit, old: WindowSplit, replay: float,
@@ -132,19 +160,21 @@ def update_windows(split: WindowSplit, old: WindowSplit, replay: float,
     """For continual training: (windows with targets `old` never saw, a replay sample from its training period).
 
     `split` has the same products and spec as `old` with a later `as_of`. Replay
-    (`replay` windows per new one, their targets before `old.val_start`) guards
+    (`replay` windows per new one, cut to end before `old.val_start`) guards
     against forgetting; with a longer training region the sampled cutoffs differ,
     so these are windows of the same period rather than the very same windows.
-    Windows whose target touches `old`'s test region are left out, so that region
+    New windows start at or after `old.val_start`; their targets are cut where
+    `old`'s test region starts (or they start after `old.as_of`), so that region
     stays a held-out measure of the model before and after the update.
     """
-    span = split.spec.horizon * pd.tseries.frequencies.to_offset(split.freq)
+    step = pd.tseries.frequencies.to_offset(split.freq)
     new, seen = [], []
     for window in split.train:
-        end = window.cutoff + span
-        if end <= old.val_start:
-            seen.append(window)
-        elif end <= old.test_start or window.cutoff >= old.as_of:
+        if window.cutoff < old.val_start:
+            seen.append(_cut(window, old.val_start, step))
+        elif window.cutoff < old.test_start:
+            new.append(_cut(window, old.test_start, step))
+        elif window.cutoff >= old.as_of:
             new.append(window)
     if not new:
         raise ValueError("no new training windows between the artifact's data end and the new validation region; "
@@ -154,15 +184,25 @@ def update_windows(split: WindowSplit, old: WindowSplit, replay: float,
     return new, [seen[i] for i in sorted(rng.choice(len(seen), size=n_replay, replace=False))]
 
 
+def _cut(window: Window, end: pd.Timestamp, step: pd.DateOffset) -> Window:
+    """The window with its target cut to the periods before `end`."""
+    keep = len(pd.date_range(window.cutoff, end, freq=step, inclusive="left"))
+    example = window.example
+    if keep >= example.target.size:
+        return window
+    return Window(window.unique_id, window.cutoff, Example(example.text, example.history, example.target[:keep]))
+
+
 def _choose_products(sales: pd.DataFrame, spec: WindowSpec, grid: pd.DatetimeIndex,
                      val_start: pd.Timestamp) -> list[str]:
     """Established products and launches, each drawn from ids sorted for a repeatable sample."""
     rng = np.random.default_rng(spec.seed)
     n_launch = round(spec.max_products * spec.launch_share)
-    test_start = grid[-spec.horizon]
+    test_start = grid[-spec.test_periods]
     before = _selling_stats(sales[sales["ds"] < val_start])
     established = before.index[before["sold"] >= spec.min_selling_periods]
-    train_launches = _launches(before, grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)], val_start - spec.horizon * grid.freq)
+    launch_from = grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)]
+    train_launches = _launches(before, launch_from, val_start - LAUNCH_MIN_OFFSET * grid.freq)
     later = _selling_stats(sales[sales["ds"] >= val_start])
     later = later[~later.index.isin(before.index)]  # first sold inside the validation or test region
     eval_launches = _launches(later, val_start, test_start)
@@ -195,23 +235,17 @@ def _sample(ids: pd.Index, n: int, rng: np.random.Generator) -> list[str]:
 
 
 def _cutoffs(uid: str, first: pd.Timestamp, grid: pd.DatetimeIndex, spec: WindowSpec, val_start: pd.Timestamp,
-             test_start: pd.Timestamp, step: pd.DateOffset) -> list[tuple[str, pd.Timestamp]]:
-    """(region, cutoff) pairs of one product: sampled windows with history, plus its launch window."""
+             test_start: pd.Timestamp) -> list[tuple[str, pd.Timestamp]]:
+    """(region, cutoff) pairs of one product: sampled windows with history, test origins, and its launch window."""
     rng = np.random.default_rng([spec.seed, zlib.crc32(uid.encode())])
-    h = spec.horizon
     has_history = grid[grid > first]
-    train = has_history[has_history + h * step <= val_start]
-    val = has_history[(has_history >= val_start) & (has_history + h * step <= test_start)]
+    train = has_history[has_history < val_start]
+    val = has_history[(has_history >= val_start) & (has_history < test_start)]
     pairs = [("train", c) for c in _pick(train, spec.train_per_product, rng)]
     pairs += [("val", c) for c in _pick(val, spec.val_per_product, rng)]
-    if test_start > first:
-        pairs.append(("test", test_start))
-    end = first + h * step
-    if first >= grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)] and end <= grid[-1] + step:
-        region = "train" if end <= val_start else "val" if val_start <= first and end <= test_start else (
-            "test" if first >= test_start else None)
-        if region:
-            pairs.append((region, first))
+    pairs += [("test", c) for c in grid[grid >= test_start][::spec.origin_step] if c > first]
+    if first >= grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)]:
+        pairs.append(("train" if first < val_start else "val" if first < test_start else "test", first))
     return pairs
 
 
@@ -221,12 +255,16 @@ def _pick(cutoffs: pd.DatetimeIndex, n: int, rng: np.random.Generator) -> list[p
     return [cutoffs[i] for i in sorted(rng.choice(len(cutoffs), size=n, replace=False))]
 
 
-def _window(builder: ContextBuilder, uid: str, cutoff: pd.Timestamp, horizon: int, step: pd.DateOffset) -> Window:
-    text, history = builder.for_product(uid, horizon, cutoff, with_analogs=False).regressor_input()
-    future = builder.series(uid, cutoff + horizon * step)
+def _window(builder: ContextBuilder, uid: str, cutoff: pd.Timestamp, region_end: pd.Timestamp, max_periods: int,
+            step: pd.DateOffset) -> Window:
+    """The window at `cutoff`; its target runs `max_periods` periods, cut at the end of its region."""
+    text, history = builder.for_product(uid, max_periods, cutoff, with_analogs=False).regressor_input()
+    end = min(cutoff + max_periods * step, region_end)
+    future = builder.series(uid, end)
     target = future[future.index >= cutoff].to_numpy()
-    if len(target) != horizon:
-        raise ValueError(f"product {uid}: {len(target)} periods after {cutoff.date()}, need {horizon} (gaps in sales?)")
+    expected = len(pd.date_range(cutoff, end, freq=step, inclusive="left"))
+    if len(target) != expected:
+        raise ValueError(f"product {uid}: {len(target)} periods after {cutoff.date()}, need {expected} (gaps in sales?)")
     return Window(unique_id=uid, cutoff=cutoff, example=Example(text=text, history=history, target=target))
 
 

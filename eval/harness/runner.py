@@ -455,12 +455,12 @@ def _check_dataset(dataset: Dataset) -> None:
 LLM_MODELS = ("llm-zero-shot", "llm-few-shot", "auto")  # on the base weights; bl.LORA_MODELS on the tuned ones
 
 
-def load_regressor_or_none():
-    """The newest trained regression artifact, or None (the chain then records that it has none)."""
+def load_regressor_or_none(dataset: Dataset):
+    """The regression artifact chosen for `dataset`, or None (the chain then records that it has none), and why."""
     try:
         from agent.pipeline import load_regressor
 
-        return load_regressor(), ""
+        return load_regressor(dataset)
     except Exception as exc:  # noqa: BLE001 - a broken artifact must not stop a baseline run; it is reported
         return None, f"regression model not loaded: {exc}"
 

@@ -2,7 +2,9 @@
 
 The head reads the product text embedding next to numeric features of the
 scaled history (see `scaling`) and outputs every quantile of every future
-period at once (direct multi-step). The median is a learned correction to the
+period at once (direct multi-step, `horizon` steps; `predict` extends longer
+horizons recursively). Targets may end before the horizon (a window near its
+region's end): the loss counts observed steps only. The median is a learned correction to the
 window average, and the other quantiles are steps away from it, so they can
 never cross.
 """
@@ -18,6 +20,8 @@ from pydantic import BaseModel, Field, field_validator
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from finetune.regression.calibration import Calibration
+from finetune.regression.metrics import padded_targets
 from finetune.regression.scaling import Scaling
 from numeric.quantiles import QUANTILES
 
@@ -33,6 +37,8 @@ class ModelSpec(BaseModel):
     max_seq_len: int = Field(48, ge=8, description="Product texts of the built-in data are at most 34 tokens.")
     hidden: int = Field(256, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
+    calibration: Calibration | None = Field(None, description="Conformal interval offsets per step, fitted on "
+                                            "validation windows after training (None: raw quantiles).")
 
     @field_validator("quantiles")
     @classmethod
@@ -107,7 +113,7 @@ class Batch:
     features: torch.Tensor  # (windows, n_features)
     anchors: torch.Tensor  # (windows,) scaled window average
     scales: np.ndarray  # (windows,) units per scaled unit
-    targets: torch.Tensor | None = None  # (windows, horizon) scaled, when training
+    targets: torch.Tensor | None = None  # (windows, horizon) scaled, NaN past a window's last observed step
 
 
 def make_batch(tokenizer: PreTrainedTokenizerBase, spec: ModelSpec, texts: list[str], histories: list[np.ndarray],
@@ -121,8 +127,8 @@ def make_batch(tokenizer: PreTrainedTokenizerBase, spec: ModelSpec, texts: list[
     anchors = np.array([spec.scaling.anchor(h, s) for h, s in zip(histories, scales)], dtype=np.float32)
     scaled_targets = None
     if targets is not None:
-        scaled_targets = torch.from_numpy(np.stack([np.asarray(t[:spec.horizon], dtype=np.float64) / s
-                                                    for t, s in zip(targets, scales)]).astype(np.float32))
+        padded = padded_targets(targets, spec.horizon) / scales[:, None]
+        scaled_targets = torch.from_numpy(padded.astype(np.float32))
     return Batch(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"],
                  text_index=torch.tensor(text_index), features=torch.from_numpy(features),
                  anchors=torch.from_numpy(anchors), scales=scales,
@@ -130,10 +136,13 @@ def make_batch(tokenizer: PreTrainedTokenizerBase, spec: ModelSpec, texts: list[
 
 
 def pinball_loss(predicted: torch.Tensor, target: torch.Tensor, quantiles: tuple[float, ...]) -> torch.Tensor:
-    """Mean quantile (pinball) loss; `predicted` is (windows, quantiles, horizon), `target` (windows, horizon)."""
+    """Mean quantile (pinball) loss over observed steps; `predicted` is (windows, quantiles, horizon),
+    `target` (windows, horizon) with NaN where a step was not observed."""
     levels = torch.tensor(quantiles, dtype=predicted.dtype).view(1, -1, 1)
-    error = target.unsqueeze(1) - predicted
-    return torch.maximum(levels * error, (levels - 1) * error).mean()
+    observed = ~torch.isnan(target)
+    error = torch.nan_to_num(target).unsqueeze(1) - predicted
+    loss = torch.maximum(levels * error, (levels - 1) * error) * observed.unsqueeze(1)
+    return loss.sum() / (observed.sum() * len(quantiles)).clamp(min=1)
 
 
 def load_encoder(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -19,11 +19,12 @@ import torch
 from pydantic import BaseModel, Field
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from finetune.regression.calibration import Calibration, fit_calibration
 from finetune.regression.data import Example, batch_order
-from finetune.regression.metrics import Evaluation, accuracy
+from finetune.regression.metrics import BucketScore, Evaluation, accuracy, bucket_scores, padded_targets
 from finetune.regression.model import (ModelSpec, RegressionModel, add_lora, freeze_lower_layers, load_encoder,
                                        make_batch, pinball_loss)
-from finetune.regression.predict import RegressionForecaster
+from finetune.regression.predict import MAX_HORIZON, RegressionForecaster
 from finetune.regression.scaling import Scaling, fit_launch_scale
 from numeric.baseline import baseline_point
 
@@ -91,19 +92,52 @@ def new_model(encoder_path: Path, encoder_id: str, horizon: int, train: list[Exa
 
 
 def evaluate(forecaster: RegressionForecaster, examples: list[Example], season_length: int) -> Evaluation:
-    """Pinball loss, and the median's MASE/WAPE next to the naive baseline's, on the same windows."""
+    """Pinball loss, and the median's MASE/WAPE next to the naive baseline's, on the same windows.
+
+    Every observed target step is scored (steps past the head are extended
+    recursively), overall and per step bucket; coverage is of the calibrated
+    interval, with the raw quantiles' coverage next to it; launch windows
+    (no history) are also scored on their own.
+    """
     if not examples:
         raise ValueError("no windows to evaluate on")
     spec = forecaster.model.spec
+    steps = min(MAX_HORIZON, max(e.target.size for e in examples))
     texts, histories = [e.text for e in examples], [e.history for e in examples]
-    targets = np.stack([e.target[:spec.horizon] for e in examples])
-    scaled, scales = forecaster.predict_scaled(texts, histories)
-    loss = pinball_loss(torch.from_numpy(scaled).float(), torch.from_numpy(targets / scales[:, None]).float(),
-                        spec.quantiles)
-    median = np.clip(scaled[:, spec.quantiles.index(0.5)] * scales[:, None], 0.0, None)
-    baseline = np.stack([baseline_point(h, spec.horizon, season_length, spec.scaling.launch_scale) for h in histories])
-    return Evaluation(loss=float(loss), model=accuracy(median, targets, histories, season_length),
-                      baseline=accuracy(baseline, targets, histories, season_length))
+    targets = padded_targets([e.target for e in examples], steps)
+    scaled, scales = forecaster.predict_scaled(texts, histories, steps)
+    direct = min(steps, spec.horizon)
+    loss = pinball_loss(torch.from_numpy(scaled[:, :, :direct]).float(),
+                        torch.from_numpy(targets[:, :direct] / scales[:, None]).float(), spec.quantiles)
+    raw = np.clip(scaled * scales[:, None, None], 0.0, None)
+    units = raw if spec.calibration is None else np.clip(spec.calibration.apply(scaled) * scales[:, None, None], 0, None)
+    median = units[:, spec.quantiles.index(0.5)]
+    interval, raw_interval = (units[:, 0], units[:, -1]), (raw[:, 0], raw[:, -1])
+    baseline = np.stack([baseline_point(h, steps, season_length, spec.scaling.launch_scale) for h in histories])
+    launch = np.array([h.size == 0 for h in histories])
+    launches = None
+    if launch.any():
+        pick = np.flatnonzero(launch)
+        part = [histories[i] for i in pick]
+        launches = BucketScore(
+            model=accuracy(median[pick], targets[pick], part, season_length, (interval[0][pick], interval[1][pick])),
+            baseline=accuracy(baseline[pick], targets[pick], part, season_length),
+            raw_coverage=accuracy(median[pick], targets[pick], part, season_length,
+                                  (raw_interval[0][pick], raw_interval[1][pick])).coverage)
+    return Evaluation(loss=float(loss), model=accuracy(median, targets, histories, season_length, interval),
+                      baseline=accuracy(baseline, targets, histories, season_length),
+                      buckets=bucket_scores(median, baseline, targets, histories, season_length, interval, raw_interval),
+                      launches=launches)
+
+
+def calibrate(forecaster: RegressionForecaster, examples: list[Example]) -> Calibration:
+    """Conformal offsets from validation windows (`calibration.fit_calibration`), for the interval between
+    the lowest and the highest quantile (80% for 0.1 and 0.9); ValueError when there are too few values."""
+    steps, quantiles = forecaster.horizon, forecaster.quantiles
+    level = round(quantiles[-1] - quantiles[0], 6)
+    scaled, scales = forecaster.predict_scaled([e.text for e in examples], [e.history for e in examples], steps)
+    targets = padded_targets([e.target for e in examples], steps) / scales[:, None]
+    return fit_calibration(scaled, targets, level)
 
 
 def fit(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, train: list[Example], val: list[Example],
