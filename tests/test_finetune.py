@@ -58,7 +58,6 @@ def _inputs(windows):
 
 def test_windows_are_split_in_time_and_never_leak(builtin, split) -> None:
     step = pd.tseries.frequencies.to_offset(builtin.freq)
-    h = SPEC.horizon
     assert split.val_start < split.test_start < split.as_of
     regions = {"train": (None, split.val_start), "val": (split.val_start, split.test_start),
                "test": (split.test_start, split.as_of)}
