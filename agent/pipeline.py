@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from agent.forecast.routing import load_routing
 from agent.llm.base import LLMBackend
 from agent.llm.select import Weights
 from agent.retrieval.index import ProductIndex
+
+if TYPE_CHECKING:  # finetune (torch, transformers) loads only when a regression artifact is used
+    from finetune.regression.artifact import Choice
 
 BackendPreference = Literal["auto", "http", "embedded", "none"]
 
@@ -112,7 +115,7 @@ def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = 
     return choice.backend, f"{choice.name}: {choice.reason}"
 
 
-def load_regressor(dataset: Dataset) -> tuple[Regressor | None, str]:
+def regressor_choice(dataset: Dataset) -> tuple[Choice | None, str]:
     """(the regression artifact that should serve `dataset`, or None; a sentence saying which and why).
 
     `finetune.regression.artifact.choose_artifact` decides: same frequency, then
@@ -120,10 +123,17 @@ def load_regressor(dataset: Dataset) -> tuple[Regressor | None, str]:
     The sentence (trained here, or transferred with its own test scores) is also
     what every regression answer records as its method.
     """
-    from finetune.regression.artifact import choose_artifact, load_forecaster
+    from finetune.regression.artifact import choose_artifact
 
-    choice, why = choose_artifact(get_settings().models_dir / "regression", dataset.name, dataset.freq,
-                                  lambda as_of: dataset.fingerprint(pd.Timestamp(as_of)))
+    return choose_artifact(get_settings().models_dir / "regression", dataset.name, dataset.freq,
+                           lambda as_of: dataset.fingerprint(pd.Timestamp(as_of)))
+
+
+def load_regressor(dataset: Dataset) -> tuple[Regressor | None, str]:
+    """The chosen artifact (`regressor_choice`) loaded, or None; and the sentence saying which and why."""
+    from finetune.regression.artifact import load_forecaster
+
+    choice, why = regressor_choice(dataset)
     if choice is None:
         return None, why
     return load_forecaster(choice.path, note=choice.note), choice.note

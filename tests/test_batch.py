@@ -116,7 +116,7 @@ def test_worker_answers_every_row_with_its_reason(small):
     contexts = [builder.for_product(u, HORIZON, with_analogs=False).model_dump_json() for u in ids]
     batch = pd.DataFrame({"unique_id": ids, "context": contexts})
     with FakeOpenAI(slow_s=3.0) as fake:
-        udf = ForecastBatch("zero-shot", [fake.url], ChainSettings(timeout_s=1.5), regression=False, max_in_flight=8)
+        udf = ForecastBatch("zero-shot", [fake.url], ChainSettings(timeout_s=1.5), artifact=None, max_in_flight=8)
         frame = asyncio.run(udf(batch))
     assert len(frame) == 20 * HORIZON and list(frame.columns) == frame_columns()
     check_reasons(frame)
@@ -127,7 +127,7 @@ def test_worker_answers_every_row_with_its_reason(small):
         def predict(self, texts, histories, horizon):
             raise RuntimeError("scripted crash")
 
-    udf = ForecastBatch("regression", [], ChainSettings(), regression=False, max_in_flight=1)
+    udf = ForecastBatch("regression", [], ChainSettings(), artifact=None, max_in_flight=1)
     udf.chain.regressor = Broken()
     frame = asyncio.run(udf(batch.head(2)))
     assert (frame["path"] == "baseline").all()
@@ -226,6 +226,7 @@ def test_regression_is_batched_once_per_block(small):
 
     class Model:
         artifact_id = "fake-regression"
+        note = "fake model for the test"
         max_horizon = 3
 
         def __init__(self):
@@ -243,7 +244,7 @@ def test_regression_is_batched_once_per_block(small):
         batch = pd.DataFrame({"unique_id": ids, "context": [
             builder.for_product(u, horizon, with_analogs=False).model_dump_json() for u in ids]})
         model = Model()
-        udf = ForecastBatch("regression", [], ChainSettings(), regression=False, max_in_flight=1)
+        udf = ForecastBatch("regression", [], ChainSettings(), artifact=None, max_in_flight=1)
         udf.regressor = udf.chain.regressor = PrimedRegressor(model)
         frame = asyncio.run(udf(batch)).drop_duplicates("unique_id")
         assert (frame["path"] == path).all()

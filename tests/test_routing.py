@@ -39,6 +39,7 @@ class Constant:
     """A regression model that always answers the same quantiles."""
 
     artifact_id = "reg-test"
+    note = ""  # the chain records a regressor's note (which artifact, trained here or transferred) with each answer
 
     def __init__(self, lo=1.0, mid=2.0, hi=3.0):
         self.values = np.array([[lo], [mid], [hi]])

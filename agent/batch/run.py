@@ -167,7 +167,16 @@ def prepare(request: BatchRequest, report: Callable[[str], None]) -> int:
         for stale in packed.iterdir():
             stale.unlink()
     count = pack_contexts(builder, ids, request.horizon, index is not None, packed, request.blocks_of)
-    meta_path.write_text(json.dumps({"key": key, "packed": count}, indent=2))
+    # The regression artifact is chosen here, where the data are (the workers see packed rows only), and
+    # recorded, so a resumed run answers with the same one.
+    regressor: dict[str, str | None] = {"path": None, "note": "regression not used by this mode"}
+    if request.mode in ("auto", "regression"):
+        from agent.pipeline import regressor_choice
+
+        choice, why = regressor_choice(dataset)
+        regressor = {"path": str(choice.path) if choice else None, "note": choice.note if choice else why}
+        report(f"regression: {regressor['note']}")
+    meta_path.write_text(json.dumps({"key": key, "packed": count, "regressor": regressor}, indent=2))
     report(f"packed {count:,} products in {time.perf_counter() - started:.1f} s")
     return count
 
@@ -295,7 +304,7 @@ def _execute(request: BatchRequest, todo: int, report: Callable[[str], None]) ->
             ForecastBatch, batch_size=request.blocks_of, batch_format="pandas",
             compute=ActorPoolStrategy(size=workers), num_cpus=1,
             fn_constructor_kwargs={"mode": request.mode, "llm_urls": list(request.llm_urls), "settings": settings,
-                                   "regression": request.mode in ("auto", "regression"),
+                                   "artifact": json.loads((request.out / "batch.json").read_text()).get("regressor"),
                                    "max_in_flight": request.max_in_flight, "tally": tally,
                                    "llm_model": request.llm_model})
         finished = threading.Event()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,7 @@ class PrimedRegressor:
     def __init__(self, model: Regressor) -> None:
         self.model = model
         self.artifact_id = model.artifact_id
+        self.note = model.note
         self._primed: dict[tuple[str, bytes, int], np.ndarray] = {}
 
     @staticmethod
@@ -128,15 +130,15 @@ class ForecastBatch:
     None outside Ray.
     """
 
-    def __init__(self, mode: Mode, llm_urls: list[str], settings: ChainSettings, regression: bool,
+    def __init__(self, mode: Mode, llm_urls: list[str], settings: ChainSettings, artifact: dict | None,
                  max_in_flight: int, tally: Any = None, llm_model: str | None = None) -> None:
+        """`artifact`: the regression artifact the driver chose for the data ({"path", "note"}; path None: none)."""
         backend = EndpointPool(llm_urls, settings.timeout_s, llm_model) if llm_urls else None
         regressor = None
-        if regression:
-            from agent.pipeline import load_regressor
+        if artifact and artifact.get("path"):
+            from finetune.regression.artifact import load_forecaster
 
-            loaded = load_regressor()
-            regressor = PrimedRegressor(loaded) if loaded is not None else None
+            regressor = PrimedRegressor(load_forecaster(Path(artifact["path"]), note=artifact.get("note") or ""))
         self.mode = mode
         self.regressor = regressor
         self.chain = ForecastChain(None, backend, regressor, settings)
