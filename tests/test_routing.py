@@ -178,6 +178,10 @@ def test_combination_rule_answers_with_the_weighted_quantiles(builder: ContextBu
     assert forecast.path == "combination" and forecast.model_ids == ["reg-test"]
     np.testing.assert_allclose(forecast.point, 0.75 * 20 + 0.25 * np.array(floor.point), atol=1e-3)
     assert "quantile average of regression 0.75, baseline 0.25" in forecast.attempts[0].reason
+    # The record names the model whatever the order of the components (the floor has none to name).
+    floor_first = table([rule(segment.generalisations()[-1], {"baseline": 1.0, "regression": 3.0})])
+    named = ForecastChain(builder, None, Constant(10, 20, 30), routing=floor_first).forecast("bagel", 4, cutoff=DATES[20])
+    assert named.path == "combination" and named.model_ids == ["reg-test"]
     without = ForecastChain(builder, None, None, routing=combo).forecast("bagel", 4, cutoff=DATES[20])
     assert without.path == "combination" and without.point == floor.point
     assert "without regression: no trained regression model" in without.attempts[0].reason

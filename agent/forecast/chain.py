@@ -213,8 +213,9 @@ class ForecastChain:
             except PathFailed as exc:
                 missing.append(f"{path}: {exc}")
                 continue
-            for field in ("generation", "prompt_id", "model_id"):
-                details.setdefault(field, part.get(field))
+            for field in ("generation", "prompt_id", "model_id"):  # the first component that has one
+                if details.get(field) is None:
+                    details[field] = part.get(field)
         if not parts:
             raise PathFailed("no component of the combination answered: " + "; ".join(missing))
         used = {p: w for p, w in rule.weights.items() if p in parts}
