@@ -139,7 +139,8 @@ def measure(code: Path, mode: str, products: int, dtype: str, threads: int) -> d
 
 def row(label: str, mode: str, figures: dict, reference: dict | None) -> str:
     rate = figures["forecasts"] / figures["wall_s"]
-    ratio = f"{rate / (reference['forecasts'] / reference['wall_s']):.1f}x" if reference else "1.0x"
+    ratio = (f"{rate / (reference['forecasts'] / reference['wall_s']):.1f}x" if reference
+             else "1.0x" if label.startswith("landed") else "-")
     invalid = 1 - figures["valid"] / figures["samples"] if figures["samples"] else float("nan")
     return (f"| {label} | {mode} | {figures['forecasts']} | {rate:.3f} | {ratio} | {figures['tokens'] / figures['wall_s']:.0f} | "
             f"{figures['first_s']:.1f} | {figures['wall_s']:.1f} | {figures['peak_rss_mb']:,.0f} | {invalid:.1%} | "
