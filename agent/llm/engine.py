@@ -6,14 +6,16 @@ cache grows by `torch.cat` every step, so each step copies every row's copy of
 the prompt's keys and values (20 rows x 600 tokens x 46 KB = 570 MB a step),
 and concurrent callers waited on a lock and ran one by one. Here:
 
-- A prompt is prefilled once; its keys and values are held once per request
-  and read by all of its rows (shared-prefix attention: the rows' queries are
-  stacked against the one prefix, as in cascade attention), never copied.
-- What the rows generate goes into a preallocated per-request buffer, written
-  in place, one slot a step.
+- A prompt is prefilled once; its keys and values are copied once into the
+  request's slot of a stacked layout (`_Slots`) and read by all of its rows
+  (shared-prefix attention: the rows' queries are stacked against the one
+  prefix, as in cascade attention), never copied per row or per step.
+- What the rows generate is written in place into preallocated buffers of the
+  same layout, one position a step.
 - Every active request's rows go through each layer's projections and MLP as
   one batch (the weights are read once a step for all callers, which is what
-  makes batching pay on a CPU); only attention runs per request.
+  makes batching pay on a CPU), and each layer's attention is one batched call
+  over all slots.
 - Requests join between steps and leave when all their rows are done, the
   way vLLM's scheduler batches them; a request past its deadline is dropped
   with an error for its caller.
@@ -32,7 +34,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -63,7 +65,7 @@ class Job:
     deadline: float
     seed: int | None = None
     constraint: TokenConstraint | None = None
-    stop_check: object | None = None  # callable(list[int]) -> bool: the row's tokens contain a stop string
+    stop_check: Callable[[list[int]], bool] | None = None  # the row's tokens contain a stop string
     future: Future = field(default_factory=Future)
 
 
