@@ -40,7 +40,6 @@ harness's `gbm` row (eval/harness/baselines.py) and the served path call the sam
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
