@@ -68,16 +68,24 @@ def test_gbm_declines_launches_and_a_chain_without_it_says_so(data, builder, tmp
     assert list(tmp_path.iterdir()) == []  # nothing fitted for a launch
 
 
-def test_the_harness_row_is_the_served_model(data, builder, tmp_path):
-    """One implementation: eval's gbm baseline forecasts exactly what `--mode gbm` serves at that origin."""
+def test_one_model_serves_the_path_and_the_bar_fits_on_the_evaluated_products(data, builder, tmp_path):
+    """One implementation: `--mode gbm` serves fit_panel's default sample; the harness's `gbm` bar is the same
+    model fitted on the products it evaluates."""
     panel = Panel(data)
-    stop = panel.position(CUTOFF)
-    row = bl.gbm_forecast(panel.visible(stop), ["p03"], 4)
+    visible = panel.visible(panel.position(CUTOFF))
+    rows = visible.rows(["p03"])
+    sampled = fit_panel(visible, 4).predict(visible.values[rows], visible.first[rows], visible.start)[0]
     served = ForecastChain(builder, gbm=GbmForecaster(data, cache_dir=tmp_path)).forecast("p03", 4, mode="gbm",
                                                                                           cutoff=CUTOFF)
-    np.testing.assert_allclose(row["gbm"], served.point, atol=1e-3)
-    np.testing.assert_allclose(row["gbm-lo-80"], served.lower, atol=1e-3)
-    np.testing.assert_allclose(row["gbm-hi-80"], served.upper, atol=1e-3)
+    np.testing.assert_allclose(sampled[1], served.point, atol=1e-3)
+    np.testing.assert_allclose(sampled[0], served.lower, atol=1e-3)
+    np.testing.assert_allclose(sampled[-1], served.upper, atol=1e-3)
+    evaluated = ["p03", "p07", "p11"]
+    bar = bl.gbm_forecast(visible, evaluated, 4)
+    own = fit_panel(visible, 4, rows=visible.rows(evaluated))
+    assert own.series == 3
+    expected = own.predict(visible.values[rows], visible.first[rows], visible.start)[0]
+    np.testing.assert_allclose(bar[bar["unique_id"] == "p03"]["gbm"], expected[1], atol=1e-3)
 
 
 def test_fit_uses_a_sample_and_only_data_before_the_origin(data):
@@ -110,8 +118,8 @@ def test_routing_picks_gbm_when_the_backtest_says_gbm_is_best(data, builder, tmp
     segment = segment_of(builder.for_product("p03", 4, CUTOFF, with_analogs=False).history, "W-MON")
     ids = [f"s{i}" for i in range(8)]
     items = pd.DataFrame({"unique_id": ids, "cutoff": DATES[30], "segment": [segment] * 8})
-    frame = backtest(ids, segment, {"floor": 3.0, "regression": 2.0, "gbm": 0.1})
-    evidence = cross_fit(frame.drop(columns="segment"), items, "existing", ["floor", "regression", "gbm"])
+    frame = backtest(ids, segment, {"floor": 3.0, "regression": 2.0, "gbm-path": 0.1})
+    evidence = cross_fit(frame.drop(columns="segment"), items, "existing", ["floor", "regression", "gbm-path"])
     table = to_table([evidence], "synthetic", "x", "test")
     assert table.route(segment).weights == {"gbm": 1.0}
     assert table.calibration_for(segment, "gbm") is not None  # conformal calibration covers the gbm path
@@ -121,8 +129,8 @@ def test_routing_picks_gbm_when_the_backtest_says_gbm_is_best(data, builder, tmp
     assert forecast.route.startswith(f"rule {segment.key}: gbm")
     assert forecast.calibration.startswith("80% interval moved by q=")
     # Where regression backtested best, regression answers first: the table, not the code, decides.
-    other = backtest(ids, segment, {"floor": 3.0, "regression": 0.1, "gbm": 2.0})
-    table = to_table([cross_fit(other.drop(columns="segment"), items, "existing", ["floor", "regression", "gbm"])],
+    other = backtest(ids, segment, {"floor": 3.0, "regression": 0.1, "gbm-path": 2.0})
+    table = to_table([cross_fit(other.drop(columns="segment"), items, "existing", ["floor", "regression", "gbm-path"])],
                      "synthetic", "x", "test")
     chain = ForecastChain(builder, None, Constant(), routing=table, gbm=GbmForecaster(data, cache_dir=tmp_path))
     assert chain.forecast("p03", 4, cutoff=CUTOFF).path == "regression"
@@ -132,10 +140,10 @@ def test_the_combination_gives_gbm_its_weight(data, builder, tmp_path):
     segment = segment_of(builder.for_product("p03", 4, CUTOFF, with_analogs=False).history, "W-MON")
     ids = [f"s{i}" for i in range(8)]
     # Opposite biases: the average beats both, so the combination is chosen, with gbm's inverse-WAPE weight.
-    fitted = fit(backtest(ids, segment, {"floor": 2.0, "gbm": -1.0}), ["floor", "gbm"])
+    fitted = fit(backtest(ids, segment, {"floor": 2.0, "gbm-path": -1.0}), ["floor", "gbm-path"])
     choice = fitted.choice(segment)
-    assert set(choice.weights) == {"floor", "gbm"} and choice.weights["gbm"] > choice.weights["floor"]
-    weights = {"gbm": choice.weights["gbm"], "baseline": choice.weights["floor"]}
+    assert set(choice.weights) == {"floor", "gbm-path"} and choice.weights["gbm-path"] > choice.weights["floor"]
+    weights = {"gbm": choice.weights["gbm-path"], "baseline": choice.weights["floor"]}
     combo = RoutingTable(dataset="synthetic", fingerprint="x", source="test", metric="wape",
                          rules=[Rule(segment=segment, weights=weights, metric="wape", score=0.1, n_series=8)])
     served = GbmForecaster(data, cache_dir=tmp_path)

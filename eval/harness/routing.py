@@ -45,7 +45,7 @@ from agent.forecast.routing import (
 from numeric.quantiles import LEVEL
 from eval.harness.tasks import EvalTask, Panel
 
-CHAIN_PATHS = {"existing": {"floor": "baseline", "regression": "regression", "gbm": "gbm",
+CHAIN_PATHS = {"existing": {"floor": "baseline", "regression": "regression", "gbm-path": "gbm",
                             "llm-few-shot": "llm-few-shot", "llm-zero-shot": "llm-zero-shot"},
                "new": {"floor": "baseline", "regression": "regression", "llm-few-shot": "llm-new-product"}}
 DERIVED = ("combination", "routed")

@@ -326,7 +326,7 @@ class Harness:
                 if model in bl.STAT_MODELS:
                     frame = bl.stat_forecast(model, visible, ids, task.horizon)
                 elif model == "gbm":
-                    frame = bl.gbm_forecast(visible, ids, task.horizon)  # the served model: its own seed
+                    frame = bl.gbm_forecast(visible, ids, task.horizon)
                 elif model == "category-mean":
                     frame, diag = bl.category_forecast(visible, ids, task.horizon, task.kind, self.catalog)
                 elif model == "knn":
