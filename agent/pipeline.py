@@ -17,6 +17,7 @@ from agent.config import get_settings
 from agent.data import Dataset, load_dataset
 from agent.forecast.chain import ChainSettings, ForecastChain, Regressor
 from agent.forecast.context import ContextBuilder
+from agent.forecast.gbm import GbmForecaster
 from agent.forecast.result import MODEL_ALIAS, Forecast, Mode, forecasts_to_frame
 from agent.forecast.routing import load_routing
 from agent.llm.base import LLMBackend
@@ -43,8 +44,9 @@ class Shelfcast:
         self.builder = ContextBuilder(self.dataset, self.index)
         # auto routes by the backtests of these very data (matched by fingerprint), else keeps the fixed order.
         self.routing, self.routing_note = load_routing(self.dataset.sales, self.dataset.freq)
+        # The global gbm is fitted lazily, on the first request that reaches it (then cached per origin).
         self.chain = ForecastChain(self.builder, self.backend, self.regressor, self.settings, self.routing,
-                                   self.routing_note)
+                                   self.routing_note, GbmForecaster(self.dataset))
         self._stores: dict[str, Shelfcast] = {}
         self._stores_lock = threading.Lock()
 

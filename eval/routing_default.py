@@ -1,15 +1,21 @@
 """Build the routing table shipped for the built-in data from a committed chain evaluation, and print its figures.
 
-    python eval/routing_default.py [--results eval/results/completejourney-chain] [--write]
+    python eval/routing_default.py [--results eval/results/completejourney-chain] [--refresh gbm] [--write]
 
 Reads the committed forecasts of the chain paths (`cache/<task>/<model>.parquet`:
-floor, regression, llm-few-shot, llm-zero-shot), joins the true values from the
+floor, regression, gbm-path, llm-few-shot, llm-zero-shot), joins the true values from the
 built-in data, and runs the same cross-fit and fit as `shelfcast eval`
 (eval/harness/routing.py): held-out WAPE and MASE of each path, the combination
 and the routed choice, and 80% coverage before and after conformal
-calibration. `--write` stores the table fitted on all of it as
-agent/forecast/routing_tables/completejourney.json, the default `auto` loads
-when the data fingerprint is the built-in data's. Output:
+calibration. For existing products it also scores the combination and the
+routed choice with and without the gbm path (`gbm-path`, the global gbm as
+`auto` serves it), against the `gbm` baseline (fitted on the evaluated products:
+the strongest baseline, the bar `auto` must clear), with 95% paired bootstrap
+CIs over series. `--refresh MODEL` first recomputes the cached rows of a
+baseline, or of a chain row that needs no LLM (gbm-path), with the current code (on the task rebuilt from run.json, checked against the cache's
+task fingerprint), e.g. after the gbm model changed. `--write` stores the table
+fitted on all of it as agent/forecast/routing_tables/completejourney.json, the
+default `auto` loads when the data fingerprint is the built-in data's. Output:
 eval/results/routing-completejourney.txt.
 """
 
@@ -22,12 +28,17 @@ from pathlib import Path
 import pandas as pd
 
 from agent.data import load_dataset
+from agent.data.dataset import Dataset
 from agent.forecast.routing import dataset_fingerprint
 from eval.harness import metrics as mx
-from eval.harness.routing import CHAIN_PATHS, cross_fit, item_segments, to_table
-from eval.harness.tasks import EvalTask, Panel
+from eval.harness.baselines import MODELS
+from eval.harness.routing import CHAIN_PATHS, Evidence, cross_fit, item_segments, to_table
+from eval.harness.runner import Harness
+from eval.harness.tasks import EvalTask, Panel, existing_task
 
 TABLE = Path(__file__).resolve().parents[1] / "agent" / "forecast" / "routing_tables" / "completejourney.json"
+BAR = "gbm"  # the baseline auto must beat (issue 12)
+GBM_PATH = "gbm-path"  # the chain's gbm path, as served
 
 
 def task_from_cache(folder: Path, kind: str, panel: Panel, horizon: int) -> tuple[EvalTask, pd.DataFrame, list[str]]:
@@ -37,6 +48,9 @@ def task_from_cache(folder: Path, kind: str, panel: Panel, horizon: int) -> tupl
     for model in models:
         part = pd.read_parquet(folder / kind / f"{model}.parquet")
         frame = part if frame is None else frame.merge(part, on=["unique_id", "ds", "cutoff"], validate="1:1")
+    if kind == "existing" and (folder / kind / f"{BAR}.parquet").exists():
+        frame = frame.merge(pd.read_parquet(folder / kind / f"{BAR}.parquet"), on=["unique_id", "ds", "cutoff"],
+                            validate="1:1")
     frame = frame[frame["ds"] <= panel.periods[-1]].reset_index(drop=True)
     rows = panel.rows(frame["unique_id"])
     frame["y"] = panel.values[rows, panel.periods.get_indexer(frame["ds"])]
@@ -47,38 +61,99 @@ def task_from_cache(folder: Path, kind: str, panel: Panel, horizon: int) -> tupl
     return EvalTask(kind, horizon, panel.freq, panel.season_length, items, actuals), frame, models
 
 
+def refresh(folder: Path, run: dict, dataset: Dataset, panel: Panel, models: list[str]) -> list[str]:
+    """Recompute baseline models' cached existing-product rows with the current code, on the run's own task."""
+    config = run["config"]
+    task = existing_task(dataset, panel, int(config["horizon"]), int(config["n_windows"]), config["max_series"],
+                         int(config["seed"]), config.get("min_history"))
+    cached = json.loads((folder / "cache" / "existing" / "floor.json").read_text())["task_fingerprint"]
+    if task.fingerprint != cached:
+        raise SystemExit(f"rebuilt task {task.fingerprint} is not the cached run's {cached}: refusing to mix tasks")
+    harness = Harness(dataset, folder, progress=False, force=True)
+    lines = []
+    for model in models:
+        if MODELS[model].kind != "baseline" and MODELS[model].mode != "gbm":
+            raise SystemExit(f"--refresh recomputes baselines and {GBM_PATH} only (other chain rows need the LLM "
+                             f"run); {model} is neither")
+        run_ = harness.run_model(task, model)
+        lines.append(f"refreshed {model}: {run_.meta['n_forecasts']} forecasts in {run_.meta['wall_s']:.1f} s "
+                     f"({run_.meta['model_key']})")
+    return lines
+
+
+def report(kind: str, task: EvalTask, frame: pd.DataFrame, ev: Evidence, dataset: Dataset) -> tuple[list[str], dict]:
+    """Lines of the held-out table and (for existing products) per-series errors and MASE for the comparison."""
+    data, everything = frame.merge(ev.rows, on=["unique_id", "ds", "cutoff"]), [*ev.candidates, "combination", "routed"]
+    wape = mx.losses.wape(data.assign(unique_id="all", cutoff=pd.Timestamp(0)), everything).iloc[0]
+    per_series: dict = {}
+    mase = {}
+    if kind == "existing":
+        ids = set(frame["unique_id"])
+        sales = dataset.sales[dataset.sales["unique_id"].isin(ids)][["unique_id", "ds", "y"]]
+        scored = everything + [BAR] * (BAR in data.columns)
+        rows = mx.series_mase(data, scored, sales, dataset.season_length)
+        mase = rows[everything].mean()
+        errors, abs_y = mx.series_errors(data, scored)
+        per_series = {"errors": errors, "abs_y": abs_y, "mase": rows.groupby("unique_id")[scored].mean()}
+    coverage = ev.coverage.set_index("model")
+    lines = [f"\n{kind} products: {task.n_series} series, {len(task.items)} forecasts; held out by series folds (5): "
+             "each scored with a table fitted on the other folds",
+             f"{'model':<14}{'WAPE':>8}{'MASE':>8}{'cov80 before':>14}{'after':>8}"]
+    for model in everything:
+        m = f"{mase[model]:8.3f}" if len(mase) else f"{'':>8}"
+        lines.append(f"{model:<14}{wape[model]:8.3f}{m}{coverage.loc[model, 'before']:14.2f}"
+                     f"{coverage.loc[model, 'after']:8.2f}")
+    shares = ev.rows.groupby(["unique_id", "cutoff"])["routed_model"].first().value_counts(normalize=True)
+    lines.append("routed to: " + ", ".join(f"{m} {s:.0%}" for m, s in shares.items()))
+    return lines, per_series
+
+
+def against_bar(with_bar: dict, without: dict, without_ev: Evidence) -> list[str]:
+    """Routed and combination, with and without the gbm path, minus the bar: WAPE and MASE with paired CIs."""
+    lines = [f"\nexisting products against {BAR} (the best baseline), paired bootstrap over series (2000 draws, 95% CI); "
+             "negative = better than " + BAR,
+             f"{'row':<32}{'WAPE':>7}{'d WAPE [95% CI]':>26}{'MASE':>7}{'d MASE [95% CI]':>26}"]
+    bar_err, abs_y, bar_mase = with_bar["errors"][BAR], with_bar["abs_y"], with_bar["mase"][BAR]
+    for label, source in ((f"with {GBM_PATH}", with_bar), (f"without {GBM_PATH}", without)):
+        for model in ("combination", "routed"):
+            err = source["errors"][model].reindex(bar_err.index)
+            w = mx.paired_bootstrap(err.to_numpy(), bar_err.to_numpy(), abs_y.to_numpy())
+            m = mx.mean_difference_bootstrap(source["mase"][model].reindex(bar_mase.index).to_numpy(), bar_mase.to_numpy())
+            mean_mase = source["mase"][model].mean()
+            lines.append(f"{model + ' (' + label + ')':<32}{err.sum() / abs_y.sum():7.3f}"
+                         f"{w['delta']:+9.3f} [{w['lo']:+.3f}, {w['hi']:+.3f}]"
+                         f"{mean_mase:7.3f}{m['delta']:+9.3f} [{m['lo']:+.3f}, {m['hi']:+.3f}]")
+    lines.append(f"{BAR:<32}{bar_err.sum() / abs_y.sum():7.3f}{'':>26}{bar_mase.mean():7.3f}")
+    shares = without_ev.rows.groupby(["unique_id", "cutoff"])["routed_model"].first().value_counts(normalize=True)
+    lines.append(f"routed to without {GBM_PATH}: " + ", ".join(f"{m} {s:.0%}" for m, s in shares.items()))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("eval/results/completejourney-chain"))
+    parser.add_argument("--refresh", action="append", default=[], metavar="MODEL",
+                        help="recompute this baseline's cached rows with the current code first (repeatable)")
     parser.add_argument("--write", action="store_true", help=f"write the shipped default table ({TABLE})")
     args = parser.parse_args()
     run = json.loads((args.results / "run.json").read_text())
     dataset = load_dataset(None, None, None)
     panel = Panel(dataset)
     horizon = int(run["config"]["horizon"])
-    evidence, lines = [], [f"source: {args.results} ({run['command']}; started {run['started']})"]
+    lines = [f"source: {args.results} ({run['command']}; started {run['started']})"]
+    lines += refresh(args.results, run, dataset, panel, args.refresh)
+    evidence = []
     for kind in ("existing", "new"):
         task, frame, models = task_from_cache(args.results / "cache", kind, panel, horizon)
-        ev = cross_fit(frame, item_segments(task, panel), kind, models)
+        segments = item_segments(task, panel)
+        ev = cross_fit(frame, segments, kind, models)
         evidence.append(ev)
-        scored = frame.merge(ev.rows, on=["unique_id", "ds", "cutoff"])
-        everything = [*models, "combination", "routed"]
-        wape = mx.losses.wape(scored.assign(unique_id="all", cutoff=pd.Timestamp(0)), everything).iloc[0]
-        mase = {}
-        if kind == "existing":
-            ids = set(frame["unique_id"])
-            sales = dataset.sales[dataset.sales["unique_id"].isin(ids)][["unique_id", "ds", "y"]]
-            mase = mx.series_mase(scored, everything, sales, dataset.season_length)[everything].mean()
-        coverage = ev.coverage.set_index("model")
-        lines.append(f"\n{kind} products: {task.n_series} series, {len(task.items)} forecasts; held out by "
-                     "series folds (5): each scored with a table fitted on the other folds")
-        lines.append(f"{'model':<14}{'WAPE':>8}{'MASE':>8}{'cov80 before':>14}{'after':>8}")
-        for model in everything:
-            m = f"{mase[model]:8.3f}" if len(mase) else f"{'':>8}"
-            lines.append(f"{model:<14}{wape[model]:8.3f}{m}{coverage.loc[model, 'before']:14.2f}"
-                         f"{coverage.loc[model, 'after']:8.2f}")
-        shares = ev.rows.groupby(["unique_id", "cutoff"])["routed_model"].first().value_counts(normalize=True)
-        lines.append("routed to: " + ", ".join(f"{m} {s:.0%}" for m, s in shares.items()))
+        table_lines, per_series = report(kind, task, frame, ev, dataset)
+        lines += table_lines
+        if kind == "existing" and BAR in frame.columns and GBM_PATH in models:
+            without_ev = cross_fit(frame, segments, kind, [m for m in models if m != GBM_PATH])
+            without = report(kind, task, frame, without_ev, dataset)[1]
+            lines += against_bar(per_series, without, without_ev)
     table = to_table(evidence, dataset.name, dataset_fingerprint(dataset.sales, dataset.freq),
                      f"{args.results} ({run['command']}; {run['started']})")
     lines.append(f"\ntable {table.table_id} for fingerprint {table.fingerprint}: "

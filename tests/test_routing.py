@@ -99,7 +99,7 @@ def test_combination_averages_quantiles_and_renormalises():
     with pytest.raises(ValueError, match="no component"):
         combine_quantiles({"llm-few-shot": a}, {"regression": 1.0})
     with pytest.raises(ValueError, match="weights must be positive"):
-        rule(segment_of([1] * 5, "W-MON"), {"gbm": 1.0})
+        rule(segment_of([1] * 5, "W-MON"), {"knn": 1.0})  # a baseline auto cannot run
 
 
 def test_conformal_step_brings_held_out_coverage_to_80_percent():
@@ -161,7 +161,7 @@ def test_a_routed_path_that_fails_falls_through_as_before(builder: ContextBuilde
     segment = segment_of(builder.for_product("bagel", 4, DATES[20]).history, "W-MON")
     routed = ForecastChain(builder, None, None, routing=table([rule(segment, {"regression": 1.0})]))
     forecast = routed.forecast("bagel", 4, cutoff=DATES[20])
-    assert [a.path for a in forecast.attempts] == ["regression", "llm-few-shot", "llm-zero-shot", "baseline"]
+    assert [a.path for a in forecast.attempts] == ["regression", "llm-few-shot", "llm-zero-shot", "gbm", "baseline"]
     assert forecast.path == "baseline" and "no trained regression model" in forecast.attempts[0].reason
     assert forecast.calibration.startswith("not calibrated")
     # A rule naming a path that cannot answer this kind of product is ignored, and the record says so.

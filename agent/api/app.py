@@ -67,7 +67,7 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None, bound_
                          default_response_class=SafeJSONResponse,
                          description="Offline retail sales forecasts: existing products, new products, questions in "
                                      "plain language and trend reports. Every forecast says which path answered "
-                                     "(LLM few-shot, zero-shot, regression or the statistical floor) and why earlier "
+                                     "(LLM few-shot, zero-shot, regression, the global gbm or the statistical floor) and why earlier "
                                      f"paths gave way. Limits: horizon <= {settings.max_horizon}, titles <= "
                                      f"{settings.max_text_chars} characters, questions <= "
                                      f"{settings.max_question_chars}, "

@@ -28,7 +28,8 @@ class ForecastRequest(_Request):
     unique_id: str = Field(min_length=1, description="unique_id of a product in the loaded data.",
                            examples=["1095275"])
     horizon: int = Field(4, ge=1, description="Periods to forecast (at most the server's max_horizon).")
-    mode: Mode = Field("auto", description="auto tries LLM few-shot, zero-shot, regression, then the statistical "
+    mode: Mode = Field("auto", description="auto tries the path the routing table chose for the product's segment, "
+                                           "then LLM few-shot, zero-shot, regression, the global gbm and the statistical "
                                            "floor; the others force one path (the floor still closes it).")
 
 

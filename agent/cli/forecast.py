@@ -61,7 +61,7 @@ def show(forecast: Forecast, history: list[float]) -> None:
 def forecast_command(
     product_id: Annotated[str, typer.Argument(help="unique_id of a product in the data.")],
     horizon: HorizonOpt = 4,
-    mode: Annotated[str, typer.Option("--mode", help="auto, few-shot, zero-shot, regression or baseline.")] = "auto",
+    mode: Annotated[str, typer.Option("--mode", help="auto, few-shot, zero-shot, regression, gbm (global gradient boosting) or baseline.")] = "auto",
     backend: BackendOpt = "auto",
     model: ModelOpt = "base",
     sales: SalesOpt = None,

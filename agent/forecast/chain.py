@@ -1,9 +1,11 @@
-"""The forecast chain: LLM few-shot -> LLM zero-shot -> regression model -> statistical floor.
+"""The forecast chain: LLM few-shot -> LLM zero-shot -> regression model -> global gbm -> statistical floor.
 
 Each path either answers or says why it gave way; the first that answers wins
 and every attempt is recorded in the Forecast. LLM output is untrusted: each
 sample is parsed and bounded, and too few valid samples is a reason to fall
-through, never a reason to fail.
+through, never a reason to fail. The global gbm (agent/forecast/gbm.py) is its
+own mode and comes after regression in `auto`'s fixed order; a routing table
+can put it first or give it a weight in a combination.
 
 With a routing table (agent/forecast/routing.py, written by `shelfcast eval`),
 `auto` first tries the path or weighted combination that backtested best for
@@ -26,6 +28,7 @@ from rich.progress import Progress
 from agent.data.dataset import season_length
 from agent.forecast.context import ContextBuilder, ForecastContext
 from agent.forecast.floor import floor_forecast
+from agent.forecast.gbm import GbmUnavailable
 from agent.forecast.prompting import PromptKind, render
 from agent.forecast.result import Attempt, Forecast, ForecastPath, Mode
 from agent.forecast.routing import RoutingTable, Rule, calibrate_interval, combine_quantiles, segment_of
@@ -56,6 +59,12 @@ class Regressor(Protocol):
     def predict(self, texts: list[str], histories: list[np.ndarray], horizon: int) -> np.ndarray: ...
 
 
+class GlobalModel(Protocol):
+    """What the chain needs from agent.forecast.gbm.GbmForecaster: a model fitted across the dataset's products."""
+
+    def predict(self, context: ForecastContext) -> tuple[np.ndarray, str]: ...
+
+
 class PathFailed(Exception):
     """A path could not give a trustworthy answer; the message is the recorded reason."""
 
@@ -76,12 +85,14 @@ class ForecastChain:
     """
 
     def __init__(self, builder: ContextBuilder | None, backend: LLMBackend | None = None, regressor: Regressor | None = None,
-                 settings: ChainSettings = ChainSettings(), routing: RoutingTable | None = None, routing_note: str = ""):
+                 settings: ChainSettings = ChainSettings(), routing: RoutingTable | None = None, routing_note: str = "",
+                 gbm: GlobalModel | None = None):
         """`routing`: the table for this dataset (agent.forecast.routing.load_routing); `routing_note` says where
-        it came from, or why there is none."""
+        it came from, or why there is none. `gbm`: the global model of the served data (None: the path says so)."""
         self.builder = builder
         self.backend = backend
         self.regressor = regressor
+        self.gbm = gbm
         self.settings = settings
         self.routing = routing
         self.routing_note = routing_note or ("no routing table loaded" if routing is None else "")
@@ -143,8 +154,8 @@ class ForecastChain:
     def _fixed_plan(self, context: ForecastContext, mode: Mode) -> list[ForecastPath]:
         if mode == "baseline":
             return ["baseline"]
-        if mode == "regression":
-            return ["regression", "baseline"]
+        if mode in ("regression", "gbm"):
+            return [mode, "baseline"]
         if context.is_new_product:
             llm: list[ForecastPath] = ["llm-new-product"] if mode in ("auto", "few-shot", "zero-shot") else []
         elif mode == "few-shot":
@@ -153,7 +164,7 @@ class ForecastChain:
             llm = ["llm-zero-shot"]
         else:
             llm = ["llm-few-shot", "llm-zero-shot"]
-        return llm + (["regression"] if mode == "auto" else []) + ["baseline"]
+        return llm + (["regression", "gbm"] if mode == "auto" else []) + ["baseline"]
 
     def run(self, context: ForecastContext, mode: Mode = "auto") -> Forecast:
         started = time.perf_counter()
@@ -190,6 +201,8 @@ class ForecastChain:
             return self._llm(_LLM_PATHS[path], context)
         if path == "regression":
             return self._regression(context)
+        if path == "gbm":
+            return self._gbm(context)
         quantiles, method = floor_forecast(context, season_length(context.freq))
         return quantiles, {"method": method}
 
@@ -270,6 +283,19 @@ class ForecastChain:
         if not np.all(np.isfinite(quantiles)):
             raise PathFailed("regression model returned non-finite values")
         return quantiles, {"model_id": self.regressor.artifact_id, "method": self.regressor.note or None}
+
+    def _gbm(self, context: ForecastContext) -> tuple[np.ndarray, dict]:
+        """The global gbm fitted on the served data's panel as of the cutoff (cached per data, origin, horizon)."""
+        if self.gbm is None:
+            raise PathFailed("no global gbm here (it needs the dataset's panel: the CLI, the API and the harness have "
+                             "it; batch workers see packed contexts only)")
+        try:
+            quantiles, method = self.gbm.predict(context)
+        except GbmUnavailable as exc:
+            raise PathFailed(f"gbm cannot answer: {exc}") from exc
+        if quantiles.shape != (len(QUANTILES), context.horizon) or not np.all(np.isfinite(quantiles)):
+            raise PathFailed(f"gbm returned {quantiles.shape} values or non-finite ones")
+        return quantiles, {"method": method}
 
     # --- assembling the answer -------------------------------------------------
     def _result(self, context: ForecastContext, path: ForecastPath, quantiles: np.ndarray, attempts: list[Attempt],

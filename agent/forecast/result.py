@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 
 from numeric.quantiles import LEVEL, QUANTILES, key
 
-ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline", "combination"]
-Mode = Literal["auto", "few-shot", "zero-shot", "regression", "baseline"]
+ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "gbm", "baseline",
+                       "combination"]
+Mode = Literal["auto", "few-shot", "zero-shot", "regression", "gbm", "baseline"]
 
 
 class Attempt(BaseModel):

@@ -53,7 +53,8 @@ ADI_CUT, CV2_CUT = 1.32, 0.49  # Syntetos, Boylan & Croston (2005)
 LEVEL = 0.8
 WIDTH_FLOOR = 1.0  # units added to an interval's width so zero-width intervals can still be widened
 TABLE_VERSION = 1
-COMBINABLE: tuple[ForecastPath, ...] = ("llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "baseline")
+COMBINABLE: tuple[ForecastPath, ...] = ("llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "gbm",
+                                         "baseline")
 
 
 class RoutingError(ValueError):

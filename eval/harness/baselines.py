@@ -22,10 +22,13 @@ Models (the evaluation protocol in ARCHITECTURE.md):
   allows); series too short for 2 windows (possible with a low
   `--min-history`) get the chain floor's spread band instead
   (`agent.forecast.floor.spread_interval`).
-- `gbm`: one global sklearn HistGradientBoostingRegressor per quantile
-  (0.1, 0.5, 0.9; pinball loss) on scaled lags, rolling means, selling share,
-  age, forecast step and week of year; direct multi-step (the step is a feature).
-  Trained per window on the sampled series' data before the window only.
+- `gbm`: the global gbm (agent/forecast/gbm.py, one implementation with the
+  chain's gbm path): sklearn HistGradientBoostingRegressor per quantile (0.1,
+  0.5, 0.9; pinball loss) on scaled lags, rolling means, selling share, age,
+  forecast step and week of year; direct multi-step. Fitted per window on the
+  evaluated products' data before the window: the bar `auto` must beat. The
+  chain's row `gbm-path` is the same model fitted as `auto` serves it (on a
+  sample of 500 established products of the whole panel).
 - `category-mean` and `knn` (k = 11, similarity-weighted, analogs from the
   product index, as the VISUELLE kNN baselines). For a new product: the mean
   launch curve (first `horizon` periods after first sale) of same-category
@@ -41,8 +44,6 @@ Models (the evaluation protocol in ARCHITECTURE.md):
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -50,6 +51,7 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from agent.forecast.gbm import GBM_SERIES, fit_panel
 from eval.harness.tasks import TaskKind, VisiblePanel
 from numeric.baseline import LAUNCH_MIN_OFFSET, WINDOW_AVERAGE, seasonal
 from numeric.quantiles import LEVEL, QUANTILES
@@ -84,7 +86,8 @@ MODELS: dict[str, EvalModel] = {spec.name: spec for spec in [
     EvalModel("auto-ets", "baseline", ("existing",), False, "statsforecast AutoETS"),
     EvalModel("croston-sba", "baseline", ("existing",), False, "statsforecast CrostonSBA"),
     EvalModel("tsb", "baseline", ("existing",), False, f"statsforecast TSB (alpha_d = alpha_p = {TSB_ALPHA})"),
-    EvalModel("gbm", "baseline", ("existing",), False, "global HistGradientBoosting on lags + calendar, quantile loss"),
+    EvalModel("gbm", "baseline", ("existing",), False,
+              "global HistGradientBoosting on lags + calendar, quantile loss, fitted on the evaluated products"),
     EvalModel("category-mean", "baseline", ("existing", "new"), False, "category mean curve"),
     EvalModel("knn", "baseline", ("existing", "new"), True, f"embedding kNN curve (k = {K_NEIGHBOURS}, similarity-weighted)"),
     EvalModel("floor", "chain", ("existing", "new"), True, "the chain's statistical floor alone (mode baseline)", "baseline"),
@@ -96,7 +99,9 @@ MODELS: dict[str, EvalModel] = {spec.name: spec for spec in [
     EvalModel("llm-lora-few-shot", "chain", ("existing", "new"), True,
               "chain, mode few-shot, LoRA-tuned LLM (new products: the new-product prompt)", "few-shot", "lora"),
     EvalModel("regression", "chain", ("existing", "new"), True, "chain, mode regression (fine-tuned model)", "regression"),
-    EvalModel("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> floor)",
+    EvalModel("gbm-path", "chain", ("existing",), False,
+              f"chain, mode gbm (the global gbm fitted on {GBM_SERIES} established products, as served)", "gbm"),
+    EvalModel("auto", "chain", ("existing", "new"), True, "chain, mode auto (few-shot -> zero-shot -> regression -> gbm -> floor)",
               "auto"),
     EvalModel("combination", "derived", ("existing", "new"), False,
               "quantile average of the chain paths in the run, inverse-WAPE weights per segment (held out by series folds)"),
@@ -220,84 +225,15 @@ def _short_series(name: str, visible: VisiblePanel, rows: np.ndarray, horizon: i
 
 # ----------------------------------------------------------------- global GBM
 
-GBM_LAGS = 13
-GBM_MIN_OBS = 4
-GBM_MAX_ROWS = 300_000
-GBM_ITER = 100
-GBM_THREADS = int(os.environ.get("SHELFCAST_EVAL_THREADS", "1"))
-
-
-def _gbm_block(values: np.ndarray, first: np.ndarray, origin: int, periods: pd.DatetimeIndex | None,
-               horizon: int, freq: str, start: pd.Timestamp | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features for forecasting from `origin` (first forecast position) for every row, steps 1..h.
-
-    Uses only values[:, :origin]. Returns (X of shape (n*h, f), scale per row, step-major row order
-    is row-major: row i step k at i*h + k-1); rows with fewer than GBM_MIN_OBS observations get NaN scale.
-    """
-    n = values.shape[0]
-    past = values[:, max(0, origin - 26):origin]
-    observed = origin - first
-    lags = np.full((n, GBM_LAGS), np.nan)
-    for lag in range(1, GBM_LAGS + 1):
-        if origin - lag >= 0:
-            lags[:, lag - 1] = values[:, origin - lag]
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (not yet launched) give NaN, as intended
-        mean4 = np.nanmean(past[:, -4:], axis=1) if past.shape[1] else np.full(n, np.nan)
-        mean13 = np.nanmean(past[:, -13:], axis=1) if past.shape[1] else np.full(n, np.nan)
-        mean26 = np.nanmean(past, axis=1) if past.shape[1] else np.full(n, np.nan)
-        selling13 = np.nanmean(past[:, -13:] > 0, axis=1) if past.shape[1] else np.full(n, np.nan)
-        mean_all = np.nanmean(values[:, :origin], axis=1) if origin else np.full(n, np.nan)
-    scale = np.where(mean13 > 0, mean13, np.where(mean_all > 0, mean_all, 1.0))
-    scale = np.where(observed >= GBM_MIN_OBS, scale, np.nan)
-    base = np.column_stack([lags / scale[:, None], mean4 / scale, mean26 / scale, np.nan_to_num(selling13),
-                            np.log1p(scale), np.minimum(observed, 104)])
-    first_date = start if start is not None else periods[origin]
-    dates = pd.date_range(first_date, periods=horizon, freq=freq)
-    week = dates.isocalendar().week.to_numpy(dtype=float)
-    X = np.concatenate([np.column_stack([base, np.full(n, k + 1.0), np.full(n, week[k])]) for k in range(horizon)])
-    order = np.arange(n * horizon).reshape(horizon, n).T.ravel()  # row-major: row i's steps together
-    return X[order], scale, dates
-
 
 def gbm_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int, seed: int = 0,
                  name: str = "gbm") -> pd.DataFrame:
-    """A global quantile GBM trained on the given products' data before the window (direct multi-step)."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
-
+    """The global gbm (agent.forecast.gbm) fitted on the given products' data before the window, one model per
+    window: the baseline bar (the chain's `gbm-path` row fits on the served sample instead)."""
     rows = visible.rows(unique_ids)
-    values, first = visible.values[rows], visible.first[rows]
-    s = visible.stop
-    X_parts, y_parts = [], []
-    for origin in range(GBM_MIN_OBS + 1, s):
-        steps = min(horizon, s - origin)  # targets must lie before the window: positions <= s - 1
-        X, scale, _ = _gbm_block(values, first, origin, visible.periods, steps, visible.freq)
-        target = values[:, origin:origin + steps] / scale[:, None]
-        keep = np.isfinite(scale)
-        X = X.reshape(len(rows), steps, -1)[keep].reshape(-1, X.shape[1])
-        X_parts.append(X)
-        y_parts.append(target[keep].ravel())
-    X_train, y_train = np.concatenate(X_parts), np.concatenate(y_parts)
-    ok = np.isfinite(y_train)
-    X_train, y_train = X_train[ok], y_train[ok]
-    rng = np.random.default_rng(seed)
-    if len(y_train) > GBM_MAX_ROWS:
-        pick = np.sort(rng.choice(len(y_train), GBM_MAX_ROWS, replace=False))
-        X_train, y_train = X_train[pick], y_train[pick]
-    X_test, scale, dates = _gbm_block(values, first, s, None, horizon, visible.freq, start=visible.start)
-    scale = np.where(np.isfinite(scale), scale, 1.0)
-    preds = []
-    # One OpenMP thread: on a small shared machine HGB's threads spin against other work (measured 12x slower).
-    with threadpool_limits(GBM_THREADS):
-        for q in QUANTILES:
-            model = HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=GBM_ITER, learning_rate=0.08,
-                                                  max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
-                                                  max_bins=128, early_stopping=False, random_state=seed)
-            model.fit(X_train, y_train)
-            preds.append(model.predict(X_test).reshape(len(rows), horizon) * scale[:, None])
-    q = np.sort(np.stack(preds, axis=1), axis=1)
-    return _frame(name, visible.ids[rows].to_numpy(), dates, q)
+    model = fit_panel(visible, horizon, seed, rows=rows)
+    q = model.predict(visible.values[rows], visible.first[rows], visible.start)
+    return _frame(name, visible.ids[rows].to_numpy(), future_dates(visible, horizon), q)
 
 
 # ----------------------------------------------------------------- cross-sectional

@@ -126,3 +126,15 @@ def paired_bootstrap(errors_a: np.ndarray, errors_b: np.ndarray, abs_y: np.ndarr
     point = (errors_a.sum() - errors_b.sum()) / abs_y.sum()
     lo, hi = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
     return {"delta": float(point), "lo": float(lo), "hi": float(hi), "p_better": float((deltas < 0).mean())}
+
+
+def mean_difference_bootstrap(per_series_a: np.ndarray, per_series_b: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                              alpha: float = 0.05) -> dict[str, float]:
+    """Paired bootstrap over series of mean(a) - mean(b) for a per-series score such as MASE (NaN pairs dropped)."""
+    a, b = (np.asarray(x, dtype=float) for x in (per_series_a, per_series_b))
+    diff = (a - b)[np.isfinite(a) & np.isfinite(b)]
+    if diff.size == 0:
+        return {"delta": np.nan, "lo": np.nan, "hi": np.nan, "p_better": np.nan}
+    draws = diff[np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))].mean(axis=1)
+    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    return {"delta": float(diff.mean()), "lo": float(lo), "hi": float(hi), "p_better": float((draws < 0).mean())}

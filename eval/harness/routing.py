@@ -16,9 +16,10 @@ honestly:
   series (`fit_table`), with the held-out coverage stored beside each q.
 
 Candidates are the chain's paths as the harness names them: floor (the chain
-path `baseline`), regression, llm-few-shot (`llm-new-product` on launches) and
-llm-zero-shot. Baselines outside the chain (gbm, kNN...) cannot be routed to:
-auto cannot run them.
+path `baseline`), regression, gbm (existing products; the harness's gbm row is
+the chain's gbm path, agent/forecast/gbm.py), llm-few-shot (`llm-new-product`
+on launches) and llm-zero-shot. Baselines outside the chain (kNN, ETS...)
+cannot be routed to: auto cannot run them.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from agent.forecast.routing import (
 from numeric.quantiles import LEVEL
 from eval.harness.tasks import EvalTask, Panel
 
-CHAIN_PATHS = {"existing": {"floor": "baseline", "regression": "regression", "llm-few-shot": "llm-few-shot",
-                            "llm-zero-shot": "llm-zero-shot"},
+CHAIN_PATHS = {"existing": {"floor": "baseline", "regression": "regression", "gbm-path": "gbm",
+                            "llm-few-shot": "llm-few-shot", "llm-zero-shot": "llm-zero-shot"},
                "new": {"floor": "baseline", "regression": "regression", "llm-few-shot": "llm-new-product"}}
 DERIVED = ("combination", "routed")
 MIN_SERIES = 5

@@ -146,9 +146,11 @@ class Harness:
         if weights not in self._chains:
             from agent.forecast.chain import ForecastChain
             from agent.forecast.context import ContextBuilder
+            from agent.forecast.gbm import GbmForecaster
 
             builder = self._chains["base"].builder if "base" in self._chains else ContextBuilder(self.dataset, self.retriever)
-            self._chains[weights] = ForecastChain(builder, self.backends[weights], self.regressor)
+            self._chains[weights] = ForecastChain(builder, self.backends[weights], self.regressor,
+                                                  gbm=GbmForecaster(self.dataset))
         return self._chains[weights]
 
     # ------------------------------------------------------------------ tasks
@@ -287,6 +289,10 @@ class Harness:
         """What, besides the task, decides a model's forecasts: version and settings, backend and model ids."""
         spec = MODELS[model]
         parts = [HARNESS_VERSION, model, spec.description]
+        if model == "gbm" or spec.mode in ("gbm", "auto"):  # auto falls through to the gbm path
+            from agent.forecast.gbm import settings_key
+
+            parts.append(settings_key())
         if spec.kind == "chain":
             from agent.forecast.prompting import PROMPT_VERSION
 
@@ -320,7 +326,7 @@ class Harness:
                 if model in bl.STAT_MODELS:
                     frame = bl.stat_forecast(model, visible, ids, task.horizon)
                 elif model == "gbm":
-                    frame = bl.gbm_forecast(visible, ids, task.horizon, seed)
+                    frame = bl.gbm_forecast(visible, ids, task.horizon)
                 elif model == "category-mean":
                     frame, diag = bl.category_forecast(visible, ids, task.horizon, task.kind, self.catalog)
                 elif model == "knn":
