@@ -26,12 +26,14 @@ def new_figure(rows: int = 1, cols: int = 1, **kwargs: object) -> tuple[Figure, 
     return fig, fig.subplots(rows, cols, **kwargs)
 
 
-def fan_chart(forecast: Forecast, history: pd.Series, out: Path, tail: int = 26) -> Path:
-    """History tail, point forecast and the 0.1-0.9 interval, labelled with the path that answered."""
+def fan_chart(forecast: Forecast, history: pd.Series, out: Path, what: str | None = None, tail: int = 26) -> Path:
+    """History tail, point forecast and the 0.1-0.9 interval, labelled with the path that answered; the title
+    says what is plotted (`what`: the product's id by default, 'new product' without one, or the caller's words,
+    e.g. 'sum of 120 products' for a category's aggregate)."""
     fig, ax = new_figure(figsize=(8, 3.6), dpi=110)
     draw_fan(ax, history.iloc[-tail:], pd.to_datetime(forecast.dates), forecast.point, forecast.lower,
              forecast.upper, f"forecast ({forecast.path})")
-    ax.set_title(f"{forecast.title} ({forecast.unique_id or 'new product'})", fontsize=10)
+    ax.set_title(f"{forecast.title} ({what or forecast.unique_id or 'new product'})", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     fig.autofmt_xdate()
     fig.tight_layout()

@@ -1,7 +1,9 @@
 """Question parsing (rules, LLM, final) on three question sets, and `ask` end to end per intent.
 
 Usage: python eval/bench_ask.py [--set dev|a|b] [--backend embedded|http] [--limit N] > eval/results/bench_ask[_SET].txt
-       python eval/bench_ask.py --replay eval/results/bench_ask.txt   # dev set: same LLM outputs, current policy
+       python eval/bench_ask.py [--set dev|a|b] --replay eval/results/bench_ask[_SET].txt  # the recorded LLM
+           outputs of that set's run, re-judged by the current rules and policy (no model; the prompt does not
+           depend on the rules, so the outputs are what the model would write again at temperature 0)
        python eval/bench_ask.py --latency > eval/results/bench_ask_latency.txt  # one question per intent
 
 Parsing: for each question, the rules' Query, the LLM's raw reading (always
@@ -149,7 +151,7 @@ def main() -> None:
     args.add_argument("--backend", default="embedded")
     args.add_argument("--set", choices=sorted(SETS), default="dev")
     args.add_argument("--limit", type=int)
-    args.add_argument("--replay", type=Path, help="Re-judge the raw LLM outputs of an earlier dev-set run (no model).")
+    args.add_argument("--replay", type=Path, help="Re-judge the raw LLM outputs of an earlier run of the same set (no model).")
     args.add_argument("--latency", action="store_true", help="Time `ask` end to end instead of parsing alone.")
     opts = args.parse_args()
     if opts.latency:

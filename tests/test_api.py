@@ -226,7 +226,7 @@ def test_report_as_json_and_as_html_by_accept(api: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("body", "status", "words"), [
-    ({"department": "NOPE"}, 422, "unknown department 'NOPE'"),
+    ({"department": "NOPE"}, 422, "no department or category called 'nope'; closest: "),
     ({"department": "PASTRY", "horizon": 60}, 422, "horizon"),
     ({"department": "PASTRY", "format": "pdf"}, 422, "format"),
     ({"department": "PASTRY", "store": "main street"}, 404, "unknown store 'main street'"),

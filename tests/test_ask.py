@@ -133,13 +133,41 @@ def test_new_product_answer(app: Shelfcast) -> None:
     _traceable(answer)
 
 
+def test_new_product_revenue_at_the_given_price_or_its_analogs(app: Shelfcast) -> None:
+    given = ask(app, 'launching "cinnamon raisin bagels 6 ct" at $3.49: revenue in the first 8 weeks?')
+    (forecast,) = given.forecasts
+    assert given.intent == "new_product" and given.query.measure == "revenue"
+    assert f"about ${sum(forecast.point) * 3.49:,.0f} in revenue" in given.text and "the given price of $3.49" in given.text
+    _traceable(given)
+    analogs = ask(app, 'how much money would a new "maple pecan danish 4 ct" make in 4 weeks?')
+    assert "in revenue" in analogs.text and "its analogs' units-weighted recent price" in analogs.text
+    _traceable(analogs)
+
+
+def test_chart_titles_say_what_is_plotted(app: Shelfcast, tmp_path, monkeypatch) -> None:
+    from matplotlib.figure import Figure
+
+    titles: list[str] = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: titles.append(fig.axes[0].get_title()) or save(fig, *a, **k))
+    group = ask(app, "how many dinner rolls will sell in the next 6 weeks?", chart_dir=tmp_path)
+    one = ask(app, "forecast bagels 4 oz for 6 weeks", chart_dir=tmp_path)
+    new = ask(app, 'we are launching "cinnamon raisin bagels 6 ct", how many in 8 weeks?', chart_dir=tmp_path)
+    size = len(resolve(app, "dinner rolls").group.unique_ids)
+    assert titles == [f"{group.forecasts[0].title} (sum of {size:,} products)", f"Rolls: Bagels 4 OZ ({BAGELS_4OZ})",
+                      "cinnamon raisin bagels 6 ct (new product)"], titles
+    assert one.chart and new.chart
+
+
 def test_group_names_resolve_to_the_catalog(app: Shelfcast) -> None:
     assert resolve_group(app, "pastry").department == "PASTRY"
     assert resolve_group(app, "the pastries aisle please").department == "PASTRY"
     assert resolve_group(app, "cake").category == "CAKES"
     assert resolve_group(app, "muffins").category == "BREAKFAST SWEETS"  # a subcategory stands for its category
     typo = resolve_group(app, "bred")
-    assert typo.category == "BREAD" and "string similarity" in typo.note
+    assert typo.category == "BREAD" and typo.note == "'bred' read as 'bread'"
+    reordered = resolve_group(app, "sweets breakfast")
+    assert reordered.category == "BREAKFAST SWEETS" and "string similarity" in reordered.note
     with pytest.raises(ValueError, match="no department or category called 'motor oil'; closest: "):
         resolve_group(app, "motor oil")
 

@@ -133,6 +133,25 @@ def test_unknown_report_name_lists_the_closest(app: Shelfcast) -> None:
         ask(app, "trend report for the motor oil department")
 
 
+@pytest.mark.parametrize(("department", "category", "want"), [
+    ("the produce department", None, ("PRODUCE", None)),
+    ("cereal please", None, ("GROCERY", "COLD CEREAL")),
+    ("grocery", "hot cereals", ("GROCERY", "HOT CEREAL")),
+    (None, "yougurt", (None, "YOGURT")),
+])
+def test_shelfcast_report_matches_names_as_ask_does(app: Shelfcast, department: str | None, category: str | None,
+                                                     want: tuple[str | None, str | None]) -> None:
+    """`shelfcast report --department/--category` and the API resolve names with ask's resolver."""
+    from agent.ask.resolve import resolve_request
+    from agent.report import ReportRequest
+
+    request, notes = resolve_request(app, ReportRequest(department=department, category=category))
+    assert (request.department, request.category) == want, notes
+    assert notes  # each loose reading is said
+    with pytest.raises(ValueError, match="no department or category called 'motor oil'; closest: "):
+        resolve_request(app, ReportRequest(department="Motor Oil dept"))
+
+
 def test_revenue_for_compare_and_groups(app: Shelfcast) -> None:
     answer = ask(app, "compare revenue of yogurt and eggs next 4 weeks")
     assert answer.query.measure == "revenue" and answer.text.count("in revenue") == 2

@@ -6,7 +6,7 @@ import pytest
 from ask_questions import CASES, mismatches
 
 from agent.ask.query import MAX_HORIZON, Query
-from agent.ask.rules import find_intent, normalize, parse
+from agent.ask.rules import FRAMING, find_intent, inflections, misspelling, normalize, parse
 
 
 def test_the_set_is_large_and_varied() -> None:
@@ -77,11 +77,66 @@ def test_the_phrasings_issue_14_quotes(question: str, field: str, want: object) 
 
 def test_heldout_sets_meet_their_floors() -> None:
     """Set A was scored before the rule changes (45/67) and its failures were seen; set B (60) was written after
-    them and scored blind once: 51/60 fully right, 60/60 intents. The floors keep those figures from regressing."""
+    them and scored blind once: 51/60 fully right, 60/60 intents; its 9 misses were then seen and fixed by word
+    classes (60/60). The floors keep those figures from regressing; neither set measures the rules any more."""
     from ask_questions_heldout import HELDOUT, HELDOUT_B
 
-    for cases, floor_right, floor_intent in ((HELDOUT, 67, 67), (HELDOUT_B, 51, 60)):
+    for cases, floor_right, floor_intent in ((HELDOUT, 67, 67), (HELDOUT_B, 60, 60)):
         queries = [parse(case.question).query for case in cases]
         right = sum(not mismatches(query, case) for query, case in zip(queries, cases, strict=True))
         intents = sum(query.intent == case.intent for query, case in zip(queries, cases, strict=True))
         assert (right, intents) >= (floor_right, floor_intent) and intents >= floor_intent, (right, intents)
+
+
+@pytest.mark.parametrize(("question", "products", "horizon"), [
+    # framing words and their inflections, none of them from the held-out sets
+    ("would lowering the price of yogurt to $1.99 hurt sales?", ["yogurt"], None),
+    ("any recommendation on how much bread to reorder, lead time 1 week", ["bread"], None),
+    ("what is the usual demand for milk over the coming fortnight", ["milk"], 2),
+    ("what is the likely effect of slashing the price of cereal to $2", ["cereal"], None),
+    ("is there a way to forecast bagels", ["bagels"], None),
+    # a measure before "of"
+    ("how many kilos of bananas nxt month", ["bananas"], 4),
+    ("how many heads of lettuce will sell in the folowing week", ["lettuce"], 1),
+    ("cases of water needed over the upcoming 6 weeks", ["water"], 6),
+    # product words near a keyword are kept; misspelled keywords are not product words
+    ("forecast salsa and guacamole for the netx 3 weeks", ["salsa", "guacamole"], 3),
+    ("how much honey will we sell next month", ["honey"], 4),
+    ("forcast rice for a mnth", ["rice"], 4),
+])
+def test_question_word_classes(question: str, products: list[str], horizon: int | None) -> None:
+    query = parse(question).query
+    assert (query.products, query.horizon) == (products, horizon), query
+    assert query.measure == "quantity"
+
+
+@pytest.mark.parametrize(("question", "category", "horizon"), [
+    ("summarise the trends in the bakery department", "bakery", None),
+    ("give me a rundown of the top sellers in snacks", "snacks", None),
+    ("show the biggest risers in dairy for the first quarter", "dairy", 13),
+])
+def test_report_subjects_lose_their_framing_words(question: str, category: str, horizon: int | None) -> None:
+    query = parse(question).query
+    assert (query.intent, query.category, query.horizon) == ("trend_report", category, horizon), query
+
+
+def test_misspellings_keep_the_first_letter_and_scale_with_length() -> None:
+    keywords = ["forecast", "sales", "reorder", "money", "priced"]
+    assert misspelling("forcast", keywords) == "forecast" and misspelling("foracst", keywords) == "forecast"
+    assert misspelling("reoder", keywords) == "reorder"
+    assert misspelling("salsa", keywords) is None  # two edits in five letters
+    assert misspelling("sliced", keywords) is None  # two edits in six letters
+    assert misspelling("honey", keywords) is None  # one edit, but not the first letter's
+    assert misspelling("sales", keywords) is None  # a word is no misspelling of itself
+    assert {"cut", "cuts", "cutting"} <= inflections("cut") and "hurting" in inflections("hurt")
+    assert {"raising", "raised", "raises"} <= inflections("raise") and "summarizing" in inflections("summarize")
+
+
+def test_framing_words_are_no_catalog_words() -> None:
+    """The rules drop FRAMING words from product texts; none may be a word a product is known by."""
+    import re
+
+    from agent.data import load_builtin
+
+    texts = " ".join(load_builtin().catalog["text"].astype(str).unique()).lower()
+    assert not FRAMING & set(re.findall(r"[a-z]+", texts))

@@ -300,8 +300,13 @@ def test_cli_writes_the_report_and_prints_the_summary(pastry_app: Shelfcast, tmp
     assert result.exit_code == 0, result.output
     assert "PASTRY: " in result.output and "narrative: template" in result.output
     assert out.read_text().count("data:image/png;base64,") == 5
-    bad = CliRunner().invoke(app, ["report", "--department", "PASTRY", "--category", "BRAED", "--out", str(out)])
-    assert bad.exit_code == 2 and "BREAD" in bad.output
+    # Names are matched as ask matches them (agent.ask.resolve.resolve_request): loosely, and said so.
+    loose = CliRunner().invoke(app, ["report", "--department", "the pastries dept", "--category", "braed",
+                                     "--horizon", "4", "--backend", "none", "--out", str(out)])
+    assert loose.exit_code == 0, loose.output
+    assert "PASTRY / BREAD: " in loose.output and "'braed' read as 'bread'" in loose.output
+    bad = CliRunner().invoke(app, ["report", "--department", "motor oil", "--out", str(out)])
+    assert bad.exit_code == 2 and "closest: " in bad.output and "PASTRY" in bad.output
 
 
 @pytest.mark.slow

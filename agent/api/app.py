@@ -30,6 +30,7 @@ from agent.api.schemas import AskRequest, ForecastRequest, HealthResponse, NewPr
 from agent.api.security import (ApiSettings, BodySizeLimit, ConcurrencyLimit, HostAllowList, SafeJSONResponse,
                                 bearer_auth, enforce_limits, limit_summary, validation_errors)
 from agent.ask import Answer, ask
+from agent.ask.resolve import resolve_request
 from agent.forecast.result import Forecast
 from agent.pipeline import Shelfcast
 from agent.report import Report, build_report
@@ -141,7 +142,7 @@ def create_app(shelfcast: Shelfcast, settings: ApiSettings | None = None, bound_
         narrative that cites only computed numbers. HTML or JSON by `format`, else by the Accept header."""
         enforce_limits([("horizon", body.horizon, settings.max_horizon, "periods")])
         try:
-            built = build_report(shelfcast, body.request())
+            built = build_report(shelfcast, resolve_request(shelfcast, body.request())[0])
         except KeyError as exc:
             raise HTTPException(404, exc.args[0]) from None
         if body.format == "html" or (body.format is None and prefers_html(request.headers.get("accept", ""))):

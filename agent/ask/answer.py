@@ -51,7 +51,8 @@ class Facts(BaseModel):
     horizon: int | None = Field(None, description="Periods the figures cover: an LLM sentence must state them.")
     table: list[dict[str, str | float]] = Field(default_factory=list)
     forecasts: list[Forecast] = Field(default_factory=list)
-    charts: list[tuple[Forecast, pd.Series]] = Field(default_factory=list, description="(forecast, history) to draw.")
+    charts: list[tuple[Forecast, pd.Series, str]] = Field(
+        default_factory=list, description="(forecast, history, what it is: an id, 'sum of 12 products') to draw.")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -102,13 +103,13 @@ def narrate(facts: Facts, backend: LLMBackend | None, timeout_s: float = 30.0) -
     return write(backend, request, spec, facts.sentence)
 
 
-def draw(charts: list[tuple[Forecast, pd.Series]], chart_dir: Path | None) -> list[str]:
+def draw(charts: list[tuple[Forecast, pd.Series, str]], chart_dir: Path | None) -> list[str]:
     """Fan charts into `chart_dir` under unique names (concurrent requests never overwrite each other)."""
     if chart_dir is None:
         return []
     paths = []
-    for forecast, history in charts:
+    for forecast, history, what in charts:
         label = forecast.unique_id or re.sub(r"[^a-z0-9]+", "-", forecast.title.lower()).strip("-")[:40] or "new"
         name = f"ask-{label}-{uuid.uuid4().hex[:8]}.png"
-        paths.append(str(fan_chart(forecast, history, Path(chart_dir) / name)))
+        paths.append(str(fan_chart(forecast, history, Path(chart_dir) / name, what)))
     return paths

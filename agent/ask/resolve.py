@@ -32,8 +32,11 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from agent.ask.groups import GroupMatch, find_groups, shopper_terms
+from agent.ask.rules import misspelling
 from agent.pipeline import Shelfcast
+from agent.report import ReportRequest
 
+Level = Literal["department", "category"]
 MIN_SCORE = 0.42
 AMBIGUITY_GAP = 0.03
 SEARCH_K = 40
@@ -164,29 +167,36 @@ def _subject(text: str) -> str:
     return " ".join(w for w in re.findall(r"[a-z0-9&'-]+", text.lower()) if w not in REPORT_FILLER)
 
 
-def resolve_group(app: Shelfcast, text: str) -> Group:
+def resolve_group(app: Shelfcast, text: str, prefer: Level | None = None) -> Group:
     """A department or category named in free text ('the produce department', 'cereal', 'cakes');
-    ValueError naming the closest names when nothing matches.
+    ValueError naming the closest names when nothing matches. `prefer`: the level an exact name is looked up in
+    first (`shelfcast report --category X` means the category X, should a department share its name).
 
     In order: the exact name (filler words stripped); the head-noun match of agent/ask/groups.py
-    (a subcategory stands for its category; several categories: the one with most products, noted);
+    (a subcategory stands for its category; several categories: the one with most products, noted); both again
+    with misspelled words read as the hierarchy's words (agent.ask.rules.misspelling: "braed" is bread);
     rapidfuzz's token-set ratio >= FUZZY_SCORE against every department and category name (typos);
     MiniLM similarity >= EMBEDDING_SCORE between the text and the names."""
     from rapidfuzz import fuzz, process
 
     catalog = app.dataset.catalog
     subject = _subject(text) or text.strip().lower()
-    names = {level: sorted(str(v) for v in catalog[level].dropna().unique())
-             for level in ("department", "category") if level in catalog}
-    for level in names:
-        for name in names[level]:
-            if name.lower() == subject or name.lower().rstrip("s") == subject.rstrip("s"):
-                return Group(**{level: name})
-    match = find_groups(app.dataset, subject)
-    if match is not None and match.kind == "full":
-        picked = _group_of(app, match)
-        if picked is not None:
-            return picked
+    levels = sorted(("department", "category"), key=lambda level: level != prefer)
+    names = {level: sorted(str(v) for v in catalog[level].dropna().unique()) for level in levels if level in catalog}
+    hierarchy = {w for level in ("department", "category", "subcategory") if level in catalog
+                 for w in re.findall(r"[a-z]+", " ".join(map(str, catalog[level].dropna().unique())).lower())}
+    spelled = " ".join(w if w in hierarchy else misspelling(w, hierarchy) or w for w in subject.split())
+    for reading in dict.fromkeys((subject, spelled)):
+        note = f"{subject!r} read as {reading!r}" if reading != subject else ""
+        for level in names:
+            for name in names[level]:
+                if name.lower() == reading or name.lower().rstrip("s") == reading.rstrip("s"):
+                    return Group(**{level: name}, note=note)
+        match = find_groups(app.dataset, reading)
+        if match is not None and match.kind == "full":
+            picked = _group_of(app, match)
+            if picked is not None:
+                return picked.model_copy(update={"note": "; ".join(n for n in (note, picked.note) if n)})
     flat = [(name, level) for level, values in names.items() for name in values]
     choices = [name.lower() for name, _ in flat]
     best = process.extractOne(subject, choices, scorer=fuzz.token_set_ratio)
@@ -199,6 +209,27 @@ def resolve_group(app: Shelfcast, text: str) -> Group:
         return Group(**{level: name}, note=f"{subject!r} read as the {level} {name} (text similarity {scores.max():.2f})")
     closest = [flat[i][0] for _, _, i in process.extract(subject, choices, scorer=fuzz.WRatio, limit=5)]
     raise ValueError(f"no department or category called {subject!r}; closest: {', '.join(closest)}")
+
+
+def resolve_request(app: Shelfcast, request: ReportRequest) -> tuple[ReportRequest, list[str]]:
+    """`request` with its department and category as the catalog spells them (resolve_group on each, within the
+    request's store; the category's reading wins where they disagree), and notes on what each name was read as.
+    The one way report names are matched, for `shelfcast report`, the API and `ask` alike."""
+    scope = app.for_store(request.store) if request.store else app
+    fields: dict[str, str] = {}
+    notes = []
+    levels: tuple[Level, ...] = ("department", "category")
+    for level in levels:
+        text = getattr(request, level)
+        if text is None:
+            continue
+        group = resolve_group(scope, text, prefer=level)
+        fields.update(group.model_dump(exclude_none=True, exclude={"note"}))
+        read_as = " / ".join(name for name in (group.department, group.category) if name)
+        if group.note or read_as.lower() != text.lower():
+            notes.append(group.note or f"{text!r} read as {read_as}")
+    names = {"department": fields.get("department"), "category": fields.get("category")}
+    return request.model_copy(update=names), notes
 
 
 def _group_of(app: Shelfcast, match: GroupMatch) -> Group | None:

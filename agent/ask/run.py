@@ -161,6 +161,12 @@ class _Answered:
         self.total = _total(self.forecast)
 
     @property
+    def chart(self) -> tuple[Forecast, pd.Series, str]:
+        """What to draw, and what it is: the product's id, or the group's sum."""
+        what = f"sum of {len(self.group.unique_ids):,} products" if self.group else str(self.forecast.unique_id)
+        return self.forecast, self.history, what
+
+    @property
     def subjects(self) -> list[str]:
         names = [self.forecast.title, self.resolution.text]
         return names + ([self.forecast.unique_id] if self.forecast.unique_id else [])
@@ -250,7 +256,7 @@ def _forecast_facts(answered: list[_Answered], query: Query, notes: list[str]) -
     main = [item.total for item in answered]
     return Facts(sentence=" ".join(sentences), numbers=numbers, table=rows,
                  forecasts=[item.forecast for item in answered],
-                 charts=[(item.forecast, item.history) for item in answered], notes=notes,
+                 charts=[item.chart for item in answered], notes=notes,
                  subjects=[s for item in answered for s in item.subjects], main=main, horizon=query.periods)
 
 
@@ -274,7 +280,7 @@ def _new_product(app: Shelfcast, query: Query) -> Facts:
             sentence += f", about ${revenue:,.0f} in revenue (${low:,.0f} to ${high:,.0f}) at {source} of ${price:.2f}"
             numbers += [price, revenue, low, high]
     return Facts(sentence=sentence + ".", numbers=numbers, table=forecast_rows(forecast), forecasts=[forecast],
-                 charts=[(forecast, pd.Series(dtype=float))], notes=notes, subjects=[forecast.title],
+                 charts=[(forecast, pd.Series(dtype=float), "new product")], notes=notes, subjects=[forecast.title],
                  main=[_total(forecast)], horizon=forecast.horizon)
 
 
@@ -306,7 +312,7 @@ def _compare_facts(answered: list[_Answered], query: Query, notes: list[str]) ->
     return Facts(sentence=sentence, numbers=numbers,
                  table=[row for item in answered for row in forecast_rows(item.forecast)],
                  forecasts=[item.forecast for item in answered],
-                 charts=[(item.forecast, item.history) for item in answered], notes=notes,
+                 charts=[item.chart for item in answered], notes=notes,
                  subjects=[s for s in lead.subjects], main=[item.total for item in answered] + [gap],
                  horizon=query.periods)
 
@@ -329,7 +335,7 @@ def _reorder_facts(scope: Shelfcast, result: ReorderResult, query: Query) -> Fac
                                                   ("median demand", s.demand_median), ("order-up-to", s.order_up_to),
                                                   ("on hand", s.on_hand), ("order quantity", s.order_quantity))]
     return Facts(sentence=sentence, numbers=numbers, table=table + forecast_rows(forecast), forecasts=[forecast],
-                 charts=[(forecast, scope.dataset.history(forecast.unique_id))], notes=notes,
+                 charts=[(forecast, scope.dataset.history(forecast.unique_id), str(forecast.unique_id))], notes=notes,
                  subjects=[forecast.title, str(forecast.unique_id)], main=[float(s.order_quantity)],
                  horizon=s.cover_periods)
 
@@ -371,7 +377,8 @@ def _price_facts(scope: Shelfcast, result: PriceResult, question: str) -> Facts:
                     f"r2 {w.fit.r2:.2f}).")
     repriced = forecast.model_copy(update={"point": w.point, "quantiles": w.quantiles})
     return Facts(sentence=sentence, numbers=numbers, table=forecast_rows(forecast, w.factor), forecasts=[forecast],
-                 charts=[(repriced, history)], notes=notes, subjects=subjects,
+                 charts=[(repriced, history, f"{forecast.unique_id} at ${w.new_price:.2f}")], notes=notes,
+                 subjects=subjects,
                  main=main, horizon=forecast.horizon)
 
 

@@ -1,4 +1,7 @@
-"""`shelfcast report`: a trend report for a department, category or store, written to HTML or Markdown."""
+"""`shelfcast report`: a trend report for a department, category or store, written to HTML or Markdown.
+
+Names are matched as `ask` matches them (agent.ask.resolve.resolve_request): "produce", "Produce department",
+"cereal" and "pastries" find PRODUCE, COLD CEREAL and PASTRY; a name that matches nothing lists the closest."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from agent.ask.resolve import resolve_request
 from agent.cli.common import CatalogOpt, SalesOpt, StoreOpt, console, err_console, handled
 from agent.cli.forecast import ERRORS, BackendOpt
 from agent.llm.base import BackendError
@@ -18,8 +22,8 @@ from agent.safe_text import for_markup
 
 def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="report.html (self-contained) or report.md (charts in <stem>_files/).")],
-    department: Annotated[str | None, typer.Option("--department", help="e.g. PASTRY (case-insensitive).")] = None,
-    category: Annotated[str | None, typer.Option("--category", help="e.g. BREAD (case-insensitive).")] = None,
+    department: Annotated[str | None, typer.Option("--department", help="e.g. PASTRY, pastries.")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="e.g. BREAD, cereal (matched loosely).")] = None,
     store: StoreOpt = None,
     horizon: Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods to forecast per category.")] = 8,
     backend: BackendOpt = "auto",
@@ -35,6 +39,9 @@ def report_command(
         app = Shelfcast.load(str(sales) if sales else None, str(catalog) if catalog else None, backend=backend,  # type: ignore[arg-type]
                              regression=False)
     err_console.print(f"[dim]backend: {for_markup(app.backend_note)}[/]")
+    request, notes = resolve_request(app, request)
+    for note in notes:
+        err_console.print(f"[dim]{for_markup(note)}[/]", soft_wrap=True)
     with err_console.status("Building the report..."):
         report = build_report(app, request, progress=True)
     path = write_report(report, out)
