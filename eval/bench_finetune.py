@@ -105,6 +105,11 @@ def _training(path: Path, config, total: float | None) -> None:
     calibration = config.spec.calibration
     print("calibration: " + (f"offsets lower {-calibration.lower:+.3f} / upper {calibration.upper:+.3f} (scaled units) "
                              f"from {calibration.values:,} validation values" if calibration else "none"))
+    extended = calibration.extended if calibration else None
+    if extended:
+        print(f"  steps past {config.spec.horizon}: lower {-extended.lower:+.3f} / upper {extended.upper:+.3f} from "
+              f"{extended.values:,} values of {config.data.get('extension_windows', '?')} validation windows run "
+              f"recursively (origins from {config.spec.horizon} periods before the validation start)")
 
 
 def _throughput(path: Path, config, dataset) -> list[tuple[str, bool]]:
