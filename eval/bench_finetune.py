@@ -102,9 +102,19 @@ def _training(path: Path, config, total: float | None) -> None:
                   f"{float(row['val_wape']):.3f} ({float(row['baseline_wape']):.3f})     {float(row['seconds']):7.1f}")
     whole = f"; whole command incl. data load and windows {total / 60:.1f} min" if total else " (trained earlier)"
     print(f"training {config.train_seconds / 60:.1f} min (best epoch {config.best_epoch}){whole}")
+    _print_calibration(config)
+
+
+def _print_calibration(config) -> None:
     calibration = config.spec.calibration
-    print("calibration: " + (f"offsets lower {-calibration.lower:+.3f} / upper {calibration.upper:+.3f} (scaled units) "
-                             f"from {calibration.values:,} validation values" if calibration else "none"))
+    print(f"calibration of {config.artifact_id}: " + (
+        f"steps 1-{config.spec.horizon} lower {-calibration.lower:+.3f} / upper {calibration.upper:+.3f} (scaled units) "
+        f"from {calibration.values:,} validation values" if calibration else "none"))
+    extended = calibration.extended if calibration else None
+    if extended:
+        print(f"  steps past {config.spec.horizon}: lower {-extended.lower:+.3f} / upper {extended.upper:+.3f} from "
+              f"{extended.values:,} values of {config.data.get('extension_windows', '?')} validation windows run "
+              f"recursively (origins from {config.spec.horizon} periods before the validation start)")
 
 
 def _throughput(path: Path, config, dataset) -> list[tuple[str, bool]]:
@@ -311,8 +321,9 @@ def _transfer(default_path: Path, second_path: Path, second) -> list[tuple[str, 
     scored.table(f"second dataset {second.name} ({second.freq}, {len(split.products)} series; {len(existing)} test "
                  f"windows, origins from {split.test_start.date()}; targets to {split.as_of.date()}; MASE scale: "
                  f"seasonal naive (52) where the history exceeds a season)")
-    return [(f"second dataset: 80% coverage in {COVERAGE_BAND} (trained on it), all steps",
-             COVERAGE_BAND[0] <= trained["all"].coverage <= COVERAGE_BAND[1]),
+    _print_calibration(config)
+    return [(f"second dataset: 80% coverage in {COVERAGE_BAND} (trained on it), {'all steps' if b == 'all' else f'step bucket {b}'}",
+             COVERAGE_BAND[0] <= s.coverage <= COVERAGE_BAND[1]) for b, s in trained.items()] + [
             ("second dataset: trained-on-it beats the transferred artifact on WAPE",
              trained["all"].wape < moved["all"].wape)]
 

@@ -66,7 +66,7 @@ def trained(encoder_dir, split):
     config = TrainConfig(epochs=2, batch_size=16, group_size=4, head_lr=3e-3)
     result = fit(model, tokenizer, examples(split.train), examples(split.val), config, split.season_length)
     forecaster = RegressionForecaster(result.model, tokenizer, artifact_id="tiny")
-    result.model.spec = result.model.spec.model_copy(update={"calibration": calibrate(forecaster, examples(split.val))})
+    result.model.spec = result.model.spec.model_copy(update={"calibration": calibrate(forecaster, examples(split.val), examples(split.extension))})
     return forecaster, result, config
 
 
@@ -171,19 +171,66 @@ def test_conformal_offsets_bring_coverage_to_the_nominal_level() -> None:
 
     scaled, truth = draw(3000)
     truth[:1000, 2] = np.nan  # unobserved steps are not scores
-    calibration = fit_calibration(scaled, truth)
+    calibration = fit_calibration(scaled, truth, direct_steps=3)
     assert calibration.values == 8000 and calibration.lower > 0 and calibration.upper > 0
+    assert calibration.extended is None  # no step past the head: its offsets are the direct ones
     fresh, fresh_truth = draw(4000)
     raw = ((fresh[:, 0] <= fresh_truth) & (fresh_truth <= fresh[:, 2])).mean()
-    adjusted = calibration.apply(fresh)
+    adjusted = calibration.apply(fresh, direct_steps=3)
     covered = ((adjusted[:, 0] <= fresh_truth) & (fresh_truth <= adjusted[:, 2])).mean(axis=0)
     assert raw < 0.4 and np.all((covered > 0.76) & (covered < 0.84)), covered
     np.testing.assert_array_equal(adjusted[:, 1], fresh[:, 1])  # the median stays
     wide = np.stack([np.full((5, 4), -9.0), np.zeros((5, 4)), np.full((5, 4), 9.0)], axis=1)
-    narrowed = fit_calibration(wide.repeat(10, axis=0), np.zeros((50, 4))).apply(wide)
+    narrowed = fit_calibration(wide.repeat(10, axis=0), np.zeros((50, 4)), 4).apply(wide, 4)
     assert narrowed[:, 2].max() < 9 and (narrowed[:, 0] <= narrowed[:, 1]).all() and (narrowed[:, 2] >= narrowed[:, 1]).all()
     with pytest.raises(ValueError, match="at least 30 are needed"):
-        fit_calibration(scaled[:5], truth[:5])
+        fit_calibration(scaled[:5], truth[:5], 3)
+
+
+def test_extended_steps_get_their_own_offsets_from_their_own_residuals() -> None:
+    """Recursive steps err more than the direct ones; offsets pooled with the direct steps would under-cover them."""
+    rng = np.random.default_rng(1)
+    direct, extended = 3, 4
+
+    def draw(n, rows_reaching_past_head):
+        truth = np.concatenate([rng.normal(0, 1, (n, direct)), rng.normal(0, 3, (n, extended))], axis=1)
+        truth[rows_reaching_past_head:, direct:] = np.nan  # like validation windows, which stop at the head
+        scaled = np.stack([np.full(truth.shape, -0.4), np.zeros(truth.shape), np.full(truth.shape, 0.4)], axis=1)
+        return scaled, truth
+
+    scaled, truth = draw(3000, 500)
+    calibration = fit_calibration(scaled, truth, direct)
+    assert calibration.values == 3000 * direct and calibration.extended.values == 500 * extended
+    assert calibration.extended.lower > calibration.lower + 2 and calibration.extended.upper > calibration.upper + 2
+    fresh, fresh_truth = draw(4000, 4000)
+
+    def coverage(quantiles):
+        return ((quantiles[:, 0] <= fresh_truth) & (fresh_truth <= quantiles[:, 2])).mean(axis=0)
+
+    covered = coverage(calibration.apply(fresh, direct))
+    assert np.all((covered > 0.76) & (covered < 0.84)), covered
+    direct_only = coverage(calibration.model_copy(update={"extended": None}).apply(fresh, direct))
+    assert np.all(direct_only[direct:] < 0.5), direct_only  # what reusing the direct offsets would give
+    few = truth.copy()
+    few[5:, direct:] = np.nan  # 20 extended values: too few for offsets of their own
+    assert fit_calibration(scaled, few, direct).extended is None
+
+
+def test_extension_windows_score_the_recursion_on_validation_targets_only(trained, split) -> None:
+    step = pd.tseries.frequencies.to_offset(FREQ)
+    h = SPEC.horizon
+    assert split.extension and split.summary()["extension_windows"] == len(split.extension)
+    origins = sorted({w.cutoff for w in split.extension})
+    assert origins[0] == split.val_start - h * step  # its step h + 1 is the first validation period
+    assert all(a + SPEC.origin_step * step == b for a, b in zip(origins, origins[1:]))
+    for w in split.extension:
+        assert w.example.history.size > 0 and w.example.target.size > h
+        assert split.val_start <= w.cutoff + h * step and w.cutoff + w.example.target.size * step == split.test_start
+    forecaster, _, _ = trained
+    calibration = calibrate(forecaster, examples(split.val), examples(split.extension))
+    past_head = sum(w.example.target.size - h for w in split.extension)
+    assert calibration.extended is not None and calibration.extended.values == past_head  # steps <= h not scored
+    assert calibration.values == sum(w.example.target.size for w in split.val)
 
 
 def _save(root: Path, forecaster: RegressionForecaster, artifact_id: str, created: str, horizon: int,

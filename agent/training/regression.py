@@ -61,7 +61,7 @@ def train_and_save(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, s
     # Intervals are calibrated on the validation windows, which chose the epoch; the test windows stay untouched.
     problem = None
     try:
-        calibration = calibrate(forecaster, examples(split.val))
+        calibration = calibrate(forecaster, examples(split.val), examples(split.extension))
         result.model.spec = result.model.spec.model_copy(update={"calibration": calibration})
     except ValueError as exc:
         problem = str(exc)

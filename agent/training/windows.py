@@ -14,7 +14,15 @@ origins every `origin_step` periods, so steps beyond the direct head (recursive
 extension) are scored too. Cutting targets instead of dropping windows that
 straddle a boundary is what lets a 13-step model train on one year of weekly
 data: with whole targets only, 51 weeks left no training window at all once 16
-test and 13 validation weeks were held out. Established products (sold in many periods before `val_start`) are chosen
+test and 13 validation weeks were held out.
+
+Extension windows calibrate the steps past the direct head (the recursion,
+`finetune.regression.calibration`): origins every `origin_step` periods from
+one head length before the validation region, targets cut where the test
+region starts, so every step past the head falls inside the validation
+region. Their first steps may be training targets and are never scored; on
+the built-in data (h=13, validation 13 weeks) the four origins per product
+observe steps 14-26, 14-22, 14-18 and 14. Established products (sold in many periods before `val_start`) are chosen
 on pre-validation data only, so nothing after `val_start` shapes the training
 windows. Products first sold some periods into the data also give a launch
 window (empty history): the cold-start case. Products launched inside the
@@ -99,6 +107,7 @@ class WindowSplit:
     train: list[Window]
     val: list[Window]
     test: list[Window]
+    extension: list[Window]  # recursion past the head, scored on validation targets only (see module docstring)
 
     def summary(self) -> dict[str, str | int]:
         """What an artifact records about its data."""
@@ -108,7 +117,8 @@ class WindowSplit:
                 "season_length": self.season_length, "products": len(self.products),
                 "val_start": str(self.val_start.date()), "test_start": str(self.test_start.date()),
                 "as_of": str(self.as_of.date()), "train_windows": len(self.train),
-                "train_launch_windows": launches, "val_windows": len(self.val), "test_windows": len(self.test)}
+                "train_launch_windows": launches, "val_windows": len(self.val), "test_windows": len(self.test),
+                "extension_windows": len(self.extension)}
 
 
 def examples(windows: list[Window]) -> list[Example]:
@@ -142,8 +152,9 @@ def build_windows(dataset: Dataset, spec: WindowSpec, products: list[str] | None
         raise ValueError(f"{len(missing)} products have no sales before {as_of.date()}, e.g. {missing[:3]}")
     builder = ContextBuilder(subset, settings=ContextSettings(max_history=len(grid)))
     first_sale = subset.sales.groupby("unique_id")["ds"].min()
-    regions: dict[str, list[Window]] = {"train": [], "val": [], "test": []}
-    ends = {"train": (val_start, h), "val": (test_start, h), "test": (as_of, h if spec.whole_targets else spec.test_periods)}
+    regions: dict[str, list[Window]] = {"train": [], "val": [], "test": [], "extension": []}
+    ends = {"train": (val_start, h), "val": (test_start, h), "test": (as_of, h if spec.whole_targets else spec.test_periods),
+            "extension": (test_start, h + spec.validation_length)}
     for uid in chosen:
         for region, cutoff in _cutoffs(uid, first_sale[uid], grid, spec, val_start, test_start):
             window = _window(builder, uid, cutoff, *ends[region], step)
@@ -244,6 +255,10 @@ def _cutoffs(uid: str, first: pd.Timestamp, grid: pd.DatetimeIndex, spec: Window
     pairs = [("train", c) for c in _pick(train, spec.train_per_product, rng)]
     pairs += [("val", c) for c in _pick(val, spec.val_per_product, rng)]
     pairs += [("test", c) for c in grid[grid >= test_start][::spec.origin_step] if c > first]
+    if not spec.whole_targets:  # LLM prompts answer the head's steps only: nothing to extend
+        first_extended = max(grid.get_loc(val_start) - spec.horizon, 0)  # its step h + 1 is the validation start
+        extended = grid[first_extended:max(grid.get_loc(test_start) - spec.horizon, first_extended)]
+        pairs += [("extension", c) for c in extended[::spec.origin_step] if c > first]
     if first >= grid[min(LAUNCH_MIN_OFFSET, len(grid) - 1)]:
         pairs.append(("train" if first < val_start else "val" if first < test_start else "test", first))
     return pairs

@@ -228,8 +228,12 @@ def _calibration_line(spec: ModelSpec) -> str:
     calibration = spec.calibration
     if calibration is None:
         return "raw quantiles (not calibrated)"
+    extended = calibration.extended
+    beyond = (f"; steps past {spec.horizon} on {extended.values:,} values of validation windows run recursively "
+              f"(lower {-extended.lower:+.3f}, upper {extended.upper:+.3f})" if extended
+              else f"; steps past {spec.horizon} use the same offsets")
     return (f"{calibration.level:.0%} interval conformally calibrated on {calibration.values:,} validation values "
-            f"(lower {-calibration.lower:+.3f}, upper {calibration.upper:+.3f} in scaled units)")
+            f"(lower {-calibration.lower:+.3f}, upper {calibration.upper:+.3f} in scaled units){beyond}")
 
 
 def _bucket_rows(evaluation: Evaluation | None) -> str:

@@ -110,7 +110,7 @@ def evaluate(forecaster: RegressionForecaster, examples: list[Example], season_l
     loss = pinball_loss(torch.from_numpy(scaled[:, :, :direct]).float(),
                         torch.from_numpy(targets[:, :direct] / scales[:, None]).float(), spec.quantiles)
     raw = np.clip(scaled * scales[:, None, None], 0.0, None)
-    units = raw if spec.calibration is None else np.clip(spec.calibration.apply(scaled) * scales[:, None, None], 0, None)
+    units = raw if spec.calibration is None else np.clip(spec.calibration.apply(scaled, spec.horizon) * scales[:, None, None], 0, None)
     median = units[:, spec.quantiles.index(0.5)]
     interval, raw_interval = (units[:, 0], units[:, -1]), (raw[:, 0], raw[:, -1])
     baseline = np.stack([baseline_point(h, steps, season_length, spec.scaling.launch_scale) for h in histories])
@@ -130,14 +130,24 @@ def evaluate(forecaster: RegressionForecaster, examples: list[Example], season_l
                       launches=launches)
 
 
-def calibrate(forecaster: RegressionForecaster, examples: list[Example]) -> Calibration:
-    """Conformal offsets from validation windows (`calibration.fit_calibration`), for the interval between
-    the lowest and the highest quantile (80% for 0.1 and 0.9); ValueError when there are too few values."""
-    steps, quantiles = forecaster.horizon, forecaster.quantiles
+def calibrate(forecaster: RegressionForecaster, validation: list[Example], extension: list[Example]) -> Calibration:
+    """Conformal offsets (`calibration.fit_calibration`) for the interval between the lowest and the highest
+    quantile (80% for 0.1 and 0.9): the direct steps' from the `validation` windows, the extended steps' from
+    the `extension` windows, which run the recursion and are scored only past the head (their earlier steps may
+    overlap training targets). ValueError when there are too few direct values."""
+    if not validation:
+        raise ValueError("no validation windows to calibrate on")
+    h, quantiles = forecaster.horizon, forecaster.quantiles
     level = round(quantiles[-1] - quantiles[0], 6)
-    scaled, scales = forecaster.predict_scaled([e.text for e in examples], [e.history for e in examples], steps)
-    targets = padded_targets([e.target for e in examples], steps) / scales[:, None]
-    return fit_calibration(scaled, targets, level)
+    steps = max([h] + [min(MAX_HORIZON, e.target.size) for e in extension])
+    scaled, targets = [], []
+    for windows, horizon, first_scored in ((validation, h, 0), (extension, steps, h)):
+        if windows:
+            values, scales = forecaster.predict_scaled([e.text for e in windows], [e.history for e in windows], horizon)
+            scaled.append(np.pad(values, ((0, 0), (0, 0), (0, steps - horizon)), constant_values=np.nan))
+            targets.append(padded_targets([e.target for e in windows], steps) / scales[:, None])
+            targets[-1][:, :first_scored] = np.nan
+    return fit_calibration(np.concatenate(scaled), np.concatenate(targets), h, level)
 
 
 def fit(model: RegressionModel, tokenizer: PreTrainedTokenizerBase, train: list[Example], val: list[Example],
