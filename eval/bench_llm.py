@@ -22,10 +22,11 @@ response cache; printed: WAPE, MASE, 80% coverage, the invalid-sample share,
 and the paired bootstrap CI over series of WAPE(engine) - WAPE(landed).
 
 vLLM (`--backends vllm`): the server is started with agent.llm.server's
-settings and sent `--concurrency` requests at once.
+default settings (chosen by eval/bench_vllm_settings.py) and sent
+`--concurrency` requests at once.
 
-    python eval/bench_llm.py [--products 16] [--ref f93806f] [--modes zero-shot,few-shot]
-                             [--threads 1,2] [--accuracy-series 20] [--backends embedded,vllm]
+    python eval/bench_llm.py [--products 16] [--ref f93806f|none] [--modes zero-shot,few-shot]
+                             [--dtypes float32,bfloat16] [--threads 1,2] [--accuracy-series 20] [--backends embedded,vllm]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 LANDED_REF = "f93806f"  # the last commit whose embedded backend decoded one request at a time
 CHAIN_RUN = ROOT / "eval" / "results" / "completejourney-chain"
+TABLE_HEADER = ("| code | mode | forecasts | forecasts/s | vs landed | gen tokens/s | first forecast s | wall s | peak RSS MB "
+                "| invalid samples | non-LLM finals |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 # ----------------------------------------------------------------------------- one measurement (child process)
@@ -148,15 +151,14 @@ def row(label: str, mode: str, figures: dict, reference: dict | None) -> str:
 
 
 def throughput(args: argparse.Namespace, chosen: str) -> None:
-    landed = extract(args.ref)
-    print("| code | mode | forecasts | forecasts/s | vs landed | gen tokens/s | first forecast s | wall s | peak RSS MB "
-          "| invalid samples | non-LLM finals |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    landed = extract(args.ref) if args.ref != "none" else None
+    print(TABLE_HEADER)
     for mode in args.modes.split(","):
-        reference = measure(landed, mode, args.products, "float32", 1)
-        print(row(f"landed {args.ref} (float32, 1 thread, sequential)", mode, reference, None), flush=True)
+        reference = measure(landed, mode, args.products, "float32", 1) if landed else None
+        if reference:
+            print(row(f"landed {args.ref} (float32, 1 thread, sequential)", mode, reference, None), flush=True)
         for threads in (int(t) for t in args.threads.split(",")):
-            for dtype in ("float32", "bfloat16"):
+            for dtype in args.dtypes.split(","):
                 figures = measure(ROOT, mode, args.products, dtype, threads)
                 mark = "*" if dtype == chosen else ""
                 print(row(f"engine {dtype}{mark}, {threads} thread{'s' if threads > 1 else ''}", mode, figures, reference),
@@ -214,44 +216,67 @@ def accuracy(args: argparse.Namespace, chosen: str) -> None:
               f"{s['coverage']:.2f} | 0.0% | | |")
 
 
-def vllm(args: argparse.Namespace) -> None:
-    from agent.config import ensure_offline
+def serve_and_measure(builder, ids: list[str], tuning, modes: list[str], concurrency: int) -> tuple[dict, dict]:
+    """Start vLLM with `tuning`, forecast `ids` in each mode with `concurrency` requests at once, stop it.
+
+    Returns the server's start-up figures and {mode: figures}. The memory figure is the
+    resident size of the server and its children after the last mode.
+    """
     from agent.forecast.chain import ChainSettings, ForecastChain
     from agent.llm.http import HttpBackend
     from agent.llm.install import install_vllm
     from agent.llm.server import free_port, serve, stop
     from agent.models.smollm2 import prepare_smollm2
-    from agent.pipeline import Shelfcast
 
-    ensure_offline()
-    pipeline = Shelfcast.load(backend="none", regression=False)
-    ids = sample_products(pipeline, args.products)
     run_dir = Path(tempfile.mkdtemp(prefix="bench-vllm-"))
-    state = serve(prepare_smollm2(), port=free_port(), venv=install_vllm().venv, run_dir=run_dir, wait_s=600)
+    state = serve(prepare_smollm2(), port=free_port(), venv=install_vllm().venv, run_dir=run_dir, wait_s=600,
+                  tuning=tuning)
+    results = {}
     try:
         backend = HttpBackend(state.url, timeout_s=1800)
-        for mode in args.modes.split(","):
-            chain = ForecastChain(pipeline.builder, backend, None,
-                                  ChainSettings(samples=20, max_workers=args.concurrency, timeout_s=1800))
+        for mode in modes:
+            chain = ForecastChain(builder, backend, None,
+                                  ChainSettings(samples=20, max_workers=concurrency, timeout_s=1800))
             started = time.perf_counter()
             forecasts = chain.forecast_many(ids, 4, mode, show_progress=False)
             wall = time.perf_counter() - started
             attempts = [a for f in forecasts for a in f.attempts if a.path.startswith("llm")]
-            figures = {"forecasts": len(forecasts), "wall_s": wall, "first_s": float("nan"),
-                       "tokens": sum(f.completion_tokens for f in forecasts),
-                       "samples": sum(a.samples_total for a in attempts),
-                       "valid": sum(a.samples_valid for a in attempts),
-                       "not_llm": sum(not f.path.startswith("llm") for f in forecasts),
-                       "peak_rss_mb": psutil.Process(state.pid).memory_info().rss / 2**20}
-            print(row(f"vLLM ({args.concurrency} concurrent)", mode, figures, None), flush=True)
+            server = psutil.Process(state.pid)
+            results[mode] = {"forecasts": len(forecasts), "wall_s": wall, "first_s": float("nan"),
+                             "tokens": sum(f.completion_tokens for f in forecasts),
+                             "samples": sum(a.samples_total for a in attempts),
+                             "valid": sum(a.samples_valid for a in attempts),
+                             "not_llm": sum(not f.path.startswith("llm") for f in forecasts),
+                             "peak_rss_mb": sum(p.memory_info().rss for p in [server, *server.children(recursive=True)])
+                             / 2**20}
     finally:
         stop(run_dir)
+    return {"ready_s": state.ready_s, "restarts": state.restarts}, results
+
+
+def vllm(args: argparse.Namespace) -> None:
+    from agent.config import ensure_offline
+    from agent.llm.server import default_tuning
+    from agent.models.smollm2 import prepare_smollm2
+    from agent.pipeline import Shelfcast
+
+    ensure_offline()
+    pipeline = Shelfcast.load(backend="none", regression=False)
+    tuning = default_tuning(prepare_smollm2())
+    print(f"vLLM settings (agent.llm.server.default_tuning): {tuning.label()}")
+    start, results = serve_and_measure(pipeline.builder, sample_products(pipeline, args.products), tuning,
+                                       args.modes.split(","), args.concurrency)
+    print(f"ready in {start['ready_s']:.0f} s, {start['restarts']} restart(s)\n")
+    print(TABLE_HEADER)
+    for mode, figures in results.items():
+        print(row(f"vLLM ({args.concurrency} concurrent)", mode, figures, None), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=16)
-    parser.add_argument("--ref", default=LANDED_REF, help="git ref of the landed code to compare with")
+    parser.add_argument("--ref", default=LANDED_REF, help="git ref of the landed code to compare with ('none': no landed rows)")
+    parser.add_argument("--dtypes", default="float32,bfloat16", help="precisions of the engine rows")
     parser.add_argument("--modes", default="zero-shot,few-shot")
     parser.add_argument("--threads", default="1", help="comma-separated torch thread counts for the engine rows")
     parser.add_argument("--accuracy-series", type=int, default=20, help="series of the chain run (x 3 windows); 0 skips")
@@ -280,7 +305,7 @@ def main() -> None:
             print(f"\nAccuracy on the chain run's {args.accuracy_series} series x 3 windows (load {os.getloadavg()[0]:.1f}):\n")
             accuracy(args, choice.dtype)
     if "vllm" in args.backends:
-        print()
+        print(f"\n(load {os.getloadavg()[0]:.1f})")
         vllm(args)
     print(f"\n# done, load {os.getloadavg()[0]:.1f}")
     print("invalid samples: share of LLM samples rejected by the parser (unparseable, wrong count, above bound);")

@@ -15,7 +15,7 @@ from agent.data.dataset import Dataset
 from agent.forecast.chain import ChainSettings, ForecastChain
 from agent.forecast.context import ContextBuilder
 from agent.forecast.prompting import render
-from agent.forecast.serialize import continuation_regex, deserialize, fit_scale, serialize
+from agent.forecast.serialize import SerializerSettings, continuation_regex, deserialize, fit_scale, serialize
 from agent.llm.base import BackendError, Generation, GenerationRequest
 
 DATES = pd.date_range("2024-01-01", periods=30, freq="W-MON")
@@ -136,6 +136,22 @@ def test_llm_answer_with_quantiles(builder: ContextBuilder) -> None:
     lo, mid, hi = (np.array(forecast.quantiles[q]) for q in ("0.1", "0.5", "0.9"))
     assert (lo <= mid).all() and (mid <= hi).all() and mid[1] > 0
     assert forecast.attempts[0].samples_valid == 20 and backend.requests[0].regex == continuation_regex(4)
+
+
+def test_serializer_setting_reaches_prompt_constraint_and_parser(builder: ContextBuilder) -> None:
+    """Fewer tokens per value (eval/bench_tokens.py): the prompt, the regex and the parser agree on the format."""
+    compact = SerializerSettings(separator=",", scale_to=10, max_digits=2)
+    backend = ScriptedBackend(lambda r: ["9,10,9,11,"] * r.n)
+    forecast = ForecastChain(builder, backend, settings=ChainSettings(serializer=compact)).forecast(
+        "bagel", 4, cutoff=DATES[20], mode="zero-shot")
+    request = backend.requests[0]
+    assert forecast.path == "llm-zero-shot" and forecast.attempts[0].samples_valid == 20
+    assert "scaled so that 10 is a busy week" in request.prompt and ", " not in request.prompt.split("history: ")[1]
+    assert request.regex == continuation_regex(4, compact) and request.max_tokens == 4 * 3 + 4
+    scale = render(builder.for_product("bagel", 4, DATES[20]), "zero_shot", compact).scale
+    assert np.allclose(forecast.point, np.array([9, 10, 9, 11]) * scale / 10)
+    default = render(builder.for_product("bagel", 4, DATES[20]), "zero_shot")
+    assert "scaled so that 100 is a busy week" in default.text
 
 
 def test_unparseable_samples_fall_through_with_reason(builder: ContextBuilder) -> None:

@@ -345,6 +345,7 @@ def test_select_embedded_without_url(settings_env: pytest.MonkeyPatch, tiny: Emb
 
 def test_select_falls_back_when_server_is_down(settings_env: pytest.MonkeyPatch, tiny: EmbeddedBackend) -> None:
     settings_env.setenv("SHELFCAST_LLM_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    settings_env.setattr(select, "local_cpus", lambda: 8)  # a machine where the server would be preferred
     get_settings.cache_clear()
     choice = select.choose_backend()
     assert choice.backend is tiny and "failed its health check" in choice.reason
@@ -354,10 +355,24 @@ def test_select_falls_back_when_server_is_down(settings_env: pytest.MonkeyPatch,
 
 def test_select_http_when_healthy(settings_env: pytest.MonkeyPatch, health_server: str) -> None:
     settings_env.setenv("SHELFCAST_LLM_URL", health_server)
+    settings_env.setattr(select, "local_cpus", lambda: 8)
     get_settings.cache_clear()
     choice = select.choose_backend()
     assert choice.name == "vllm-http" and "is healthy" in choice.reason
     assert select.choose_backend("embedded").name == "embedded"
+
+
+def test_select_keeps_embedded_beside_a_local_server_on_two_cpus(settings_env: pytest.MonkeyPatch, health_server: str,
+                                                                  tiny: EmbeddedBackend) -> None:
+    """Measured: on 2 CPUs the embedded engine beats a vLLM server on the same machine; asking for http still works."""
+    settings_env.setenv("SHELFCAST_LLM_URL", health_server)
+    settings_env.setattr(select, "local_cpus", lambda: 2)
+    get_settings.cache_clear()
+    choice = select.choose_backend()
+    assert choice.backend is tiny and "measured faster than vLLM" in choice.reason
+    assert select.choose_backend("http").name == "vllm-http"
+    remote = health_server.replace("127.0.0.1", "shelf-server.example")  # not this machine: not second-guessed
+    assert select.is_local(health_server) and not select.is_local(remote)
 
 
 # --------------------------------------------------------------------------- real weights

@@ -16,6 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import openai
 import psutil
@@ -24,7 +25,7 @@ import pytest
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from agent.llm.http import BackendRequestError, BackendTimeout, BackendUnavailable, HttpBackend
 from agent.llm.install import STAMP_NAME, VLLM_SPEC, VllmError, install_vllm
-from agent.llm.server import free_port, read_state, serve, status, stop
+from agent.llm.server import ServerTuning, free_port, read_state, serve, server_command, server_env, status, stop
 
 SEQ_PROMPT = "40, 42, 38, 45, 47, 44, 50, 52, 49, 55, 57, 54, "
 # Four more values of one to three digits, each followed by the separator. Ending on the
@@ -317,6 +318,29 @@ def test_serve_refuses_busy_port_and_missing_install(fake_vllm, tmp_path):
         serve(model, venv=tmp_path / "nowhere", run_dir=run_dir)
     with pytest.raises(VllmError, match="not a prepared model"):
         serve(tmp_path, venv=venv, run_dir=run_dir)
+
+
+def test_tuning_sets_the_server_flags_and_environment(monkeypatch):
+    for name in ("VLLM_CPU_KVCACHE_SPACE", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU"):
+        monkeypatch.delenv(name, raising=False)
+    tuning = ServerTuning(dtype="bfloat16", in_process_worker=False, omp_bind="0-1", reserved_cpus=0, kv_cache_gib=2,
+                          max_num_seqs=160, max_num_batched_tokens=8192, prefix_caching=False)
+    command = server_command(Path("python"), Path("model"), 8011, tuning, "served", 2048)
+    flags = dict(zip(command, command[1:]))
+    assert flags["--dtype"] == "bfloat16" and flags["--max-num-seqs"] == "160"
+    assert flags["--max-num-batched-tokens"] == "8192" and "--no-enable-prefix-caching" in command
+    env = server_env(tuning)
+    assert env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "1" and env["VLLM_CPU_OMP_THREADS_BIND"] == "0-1"
+    assert env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0" and env["VLLM_CPU_KVCACHE_SPACE"] == "2"
+
+    plain = ServerTuning(threads=2)
+    command = server_command(Path("python"), Path("model"), 8011, plain, "served", 2048)
+    assert "--max-num-seqs" not in command and "--enable-prefix-caching" in command  # vLLM's own limits
+    env = server_env(plain)
+    assert env["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0" and env["OMP_NUM_THREADS"] == str(min(2, os.cpu_count()))
+    assert "VLLM_CPU_NUM_OF_RESERVED_CPU" not in env
+    with pytest.raises(ValueError):
+        ServerTuning(dtype="float16")
 
 
 def test_install_is_idempotent_and_reports_failure(tmp_path):

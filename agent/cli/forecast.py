@@ -19,7 +19,9 @@ from agent.plots import fan_chart
 from agent.safe_text import clean, for_markup
 
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-h", min=1, max=52, help="Periods to forecast.")]
-BackendOpt = Annotated[str, typer.Option("--backend", help="auto (vLLM if SHELFCAST_LLM_URL is healthy, else embedded), http, embedded, none.")]
+BackendOpt = Annotated[str, typer.Option("--backend", help=(
+    "auto (vLLM if SHELFCAST_LLM_URL is healthy, except a local server on <= 2 CPUs, where embedded was measured "
+    "faster; else embedded), http, embedded, none."))]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the Forecast as JSON.")]
 ModelOpt = Annotated[str, typer.Option("--model", help="LLM weights: base, or lora (the newest adapter from "
                                       "`shelfcast finetune llm`; a server must serve it as 'lora').")]

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from agent.cli.common import console, err_console
 from agent.config import ensure_offline
-from agent.llm.server import DEFAULT_DTYPE, DEFAULT_MAX_MODEL_LEN, DEFAULT_PORT, DEFAULT_SERVED_NAME, DEFAULT_WAIT_S
+from agent.llm.server import DEFAULT_MAX_MODEL_LEN, DEFAULT_PORT, DEFAULT_SERVED_NAME, DEFAULT_WAIT_S
 
 app = typer.Typer(help="Manage the local vLLM server (separate virtualenv, OpenAI-compatible HTTP).",
                   no_args_is_help=True)
@@ -57,20 +57,23 @@ def install(
 def serve(
     port: int = typer.Option(DEFAULT_PORT, help="Port on 127.0.0.1."),
     model: Path = typer.Option(None, help="Prepared model folder (default: SmolLM2-135M-Instruct, prepared if needed)."),
-    dtype: str = typer.Option(DEFAULT_DTYPE, help="float32 is stable on CPU; bfloat16 crashed with SIGILL at times."),
+    dtype: str = typer.Option(None, help="float32 or bfloat16 (default: the server's measured default for this machine)."),
     name: str = typer.Option(DEFAULT_SERVED_NAME, help="Served model name."),
     max_model_len: int = typer.Option(DEFAULT_MAX_MODEL_LEN, help="Context length."),
     wait: float = typer.Option(DEFAULT_WAIT_S, help="Seconds to wait for /health."),
-    threads: int = typer.Option(None, help="Model worker threads (default: CPUs - 1, or vLLM's binding with --multiprocess)."),
-    in_process: bool = typer.Option(True, "--in-process/--multiprocess",
+    threads: int = typer.Option(None, help="Model worker threads (default: the server's measured default)."),
+    in_process: bool = typer.Option(None, "--in-process/--multiprocess",
                                     help="Run the model inside vLLM's engine process (faster start) "
                                          "or in a separate pinned worker (vLLM's default)."),
     lora: str = typer.Option(None, "--lora", help="Also serve a LoRA adapter (`shelfcast finetune llm`) as model "
                                                   "'lora': a folder, an adapter id, or 'latest'."),
 ) -> None:
     """Start the vLLM server in the background and wait until it is healthy."""
+    from pydantic import ValidationError
+
     from agent.llm.install import VllmError
     from agent.llm.select import LORA_SERVED_NAME
+    from agent.llm.server import ServerTuning, default_tuning
     from agent.llm.server import serve as start
 
     _logging()
@@ -85,10 +88,17 @@ def serve(
         except FileNotFoundError as exc:
             console.print(f"[red]serve failed:[/red] {exc}")
             raise typer.Exit(2) from exc
+    given = {"dtype": dtype, "threads": threads, "in_process_worker": in_process}
     try:
-        with err_console.status(f"starting vLLM on port {port} ..."):
-            st = start(model_dir, port=port, dtype=dtype, served_name=name, max_model_len=max_model_len,
-                       wait_s=wait, threads=threads, in_process_worker=in_process, lora_dir=lora_dir)
+        tuning = ServerTuning.model_validate(default_tuning(model_dir).model_dump()
+                                             | {k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        console.print(f"[red]serve failed:[/red] {'; '.join(e['loc'][0] + ': ' + e['msg'] for e in exc.errors())}")
+        raise typer.Exit(2) from exc
+    try:
+        with err_console.status(f"starting vLLM on port {port} ({tuning.label()}) ..."):
+            st = start(model_dir, port=port, tuning=tuning, served_name=name, max_model_len=max_model_len,
+                       wait_s=wait, lora_dir=lora_dir)
     except VllmError as exc:
         console.print(f"[red]serve failed:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -33,6 +33,7 @@ from agent.forecast.prompting import PromptKind, render
 from agent.forecast.result import Attempt, Forecast, ForecastPath, Mode
 from agent.forecast.routing import RoutingTable, Rule, calibrate_interval, combine_quantiles, segment_of
 from agent.forecast.samples import parse_samples, sample_quantiles
+from agent.forecast.serialize import DEFAULT, SerializerSettings
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
 from numeric.quantiles import MEDIAN, QUANTILES, key
 
@@ -48,6 +49,7 @@ class ChainSettings:
     timeout_s: float = 60.0
     max_workers: int = 8  # concurrent requests to a server backend (vLLM batches them); embedded: one at a time
     seed: int | None = 0
+    serializer: SerializerSettings = DEFAULT  # digits per value and separator, in the prompt and the answer
 
 
 class Regressor(Protocol):
@@ -248,15 +250,18 @@ class ForecastChain:
             raise PathFailed("no similar products with enough history before the cutoff")
         if kind != "new_product" and not any(context.history):
             raise PathFailed("history is all zeros: nothing for the LLM to continue")
-        rendered = render(context, kind)
+        serializer = self.settings.serializer
+        rendered = render(context, kind, serializer)
+        # each digit is one token in SmolLM2's vocabulary, each separator character at most one
+        max_tokens = context.horizon * (serializer.max_digits + len(serializer.separator)) + 4
         request = GenerationRequest(prompt=rendered.text, n=self.settings.samples, regex=rendered.regex,
-                                    max_tokens=context.horizon * 5 + 4, temperature=self.settings.temperature,
+                                    max_tokens=max_tokens, temperature=self.settings.temperature,
                                     top_p=self.settings.top_p, seed=self.settings.seed, timeout_s=self.settings.timeout_s)
         generation = self.backend.generate(request)
         reference = context.history if kind != "new_product" else [v for a in context.analogs for v in a.next]
         ceiling = self.settings.ceiling_factor * max(max(reference, default=0.0), rendered.scale)
         samples, summary = parse_samples(generation.texts, generation.finish_reasons, rendered.scale,
-                                         context.horizon, ceiling)
+                                         context.horizon, ceiling, serializer)
         stats = {"samples_total": summary.total, "samples_valid": summary.valid, "rejected": summary.rejected}
         if summary.valid < self.settings.min_valid_share * summary.total:
             raise PathFailed(f"too few valid samples ({summary.valid}/{summary.total}; rejected: {summary.rejected})", stats)

@@ -64,6 +64,7 @@ def render(context: ForecastContext, kind: PromptKind, settings: SerializerSetti
             examples.append({"title": analog.title, "history": serialize(analog.history, own, settings),
                              "next": serialize(analog.next, own, settings)})
     text = load_template(kind).format(period=period_name(context.freq), product=context.product.model_dump(),
-                                      history=history, horizon=context.horizon, examples=examples)
+                                      history=history, horizon=context.horizon, examples=examples,
+                                      scale_to=settings.scale_to)
     return RenderedPrompt(kind=kind, prompt_id=f"{kind}.{PROMPT_VERSION}", text=text, scale=scale,
                           regex=continuation_regex(context.horizon, settings))

@@ -1,9 +1,14 @@
 """Pick the LLM backend for this process, and say why.
 
 A vLLM server, when one is configured ($SHELFCAST_LLM_URL) and answers its health
-check, is faster and batches across callers; otherwise the prepared SmolLM2 runs
-in-process. The reason is kept (and logged) because a forecast must be able to
-say which model answered and why that one.
+check, is used; otherwise the prepared SmolLM2 runs in-process. One exception,
+measured: on a machine with 2 CPUs or fewer, a server on this same machine
+(a loopback URL) is a CPU server, and the embedded decode engine beat it there
+(eval/results/bench_llm.txt: vLLM at its best settings vs the engine, back to
+back), so `auto` keeps the embedded backend and says why; asking for "http"
+(or passing a URL to `load_backend`) still uses the server. The reason is kept
+(and logged) because a forecast must be able to say which model answered and
+why that one.
 
 Two sets of weights can answer: the base model and the LoRA-tuned forecaster
 (`shelfcast finetune llm`). A server serves the tuned one under the model name
@@ -14,9 +19,11 @@ the base weights on load.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +38,9 @@ log = logging.getLogger(__name__)
 Preference = Literal["auto", "http", "embedded"]
 Weights = Literal["base", "lora"]
 LORA_SERVED_NAME = "lora"  # the model name a server gives the tuned forecaster
+# At or below this many CPUs a local (CPU) vLLM server was measured slower than the embedded engine.
+EMBEDDED_WINS_AT_CPUS = 2
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 _embedded: dict[Path | None, EmbeddedBackend] = {}  # one per adapter (None: the base model)
 _embedded_lock = threading.Lock()
@@ -57,7 +67,9 @@ def choose_backend(prefer: Preference = "auto", weights: Weights = "base", adapt
                    url: str | None = None) -> BackendChoice:
     """HTTP when configured and healthy (and, for the tuned weights, serving them), else embedded.
 
-    The server is `url`, else $SHELFCAST_LLM_URL. An explicit preference never
+    The server is `url`, else $SHELFCAST_LLM_URL. `auto` keeps the embedded
+    backend when the server runs on this machine and it has 2 CPUs or fewer
+    (measured faster there; see the module docstring). An explicit preference never
     falls back. Raises BackendError when "http" is asked for and the server is
     not configured, not healthy or does not serve the weights asked for, and when
     the embedded model cannot be loaded
@@ -68,6 +80,10 @@ def choose_backend(prefer: Preference = "auto", weights: Weights = "base", adapt
     adapter_dir = lora_adapter_dir(adapter) if weights == "lora" and prefer != "http" else None
     if prefer == "embedded":
         choice = _embedded_choice("embedded backend requested", adapter_dir)
+    elif prefer == "auto" and url is not None and is_local(url) and local_cpus() <= EMBEDDED_WINS_AT_CPUS:
+        choice = _embedded_choice(f"the server at {url} shares this machine's {local_cpus()} CPUs, where the embedded "
+                                  "engine was measured faster than vLLM (eval/results/bench_llm.txt); "
+                                  "--backend http uses the server", adapter_dir)
     elif url is None:
         if prefer == "http":
             raise BackendError("HTTP backend requested but SHELFCAST_LLM_URL is not set")
@@ -87,6 +103,15 @@ def choose_backend(prefer: Preference = "auto", weights: Weights = "base", adapt
             choice = _embedded_choice(f"server at {url} {problem}", adapter_dir)
     log.info("LLM backend: %s (%s)", choice.name, choice.reason)
     return choice
+
+
+def local_cpus() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def is_local(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
 
 
 def serving_problem(http: LLMBackend, weights: Weights) -> str | None:

