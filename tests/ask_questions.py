@@ -8,7 +8,10 @@ level, stock on hand, title, category, measure) are checked when given.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
+
+from agent.ask.rules import Lexicon
 
 
 class Case(NamedTuple):
@@ -84,6 +87,16 @@ CASES: list[Case] = [
     Case("set horizon to 5000 weeks for bagels", "forecast", ["bagels"], 52),
     Case("forecast product 1095275 for 6 weeks", "forecast", ["1095275"], 6),
 ]
+
+
+@functools.cache
+def catalog_lexicon() -> Lexicon:
+    """The built-in catalog's Lexicon, as `ask` builds it from its index: the sets name its products."""
+    import pandas as pd
+
+    from agent.data import load_builtin
+
+    return Lexicon(pd.unique(load_builtin().catalog["text"]))
 
 
 def singular(word: str) -> str:

@@ -40,7 +40,7 @@ import re
 from pydantic import BaseModel, ValidationError
 
 from agent.ask.query import INTENTS, ParsedBy, Query
-from agent.ask.rules import RuleParse, normalize, parse
+from agent.ask.rules import Lexicon, RuleParse, normalize, parse
 from agent.forecast.prompting import load_template
 from agent.safe_text import for_prompt
 from agent.llm.base import BackendError, GenerationRequest, LLMBackend
@@ -146,11 +146,11 @@ def sure(rules: RuleParse) -> bool:
     return bool(rules.intent_keyword) and about and ("horizon" in rules.literals or q.intent in ("reorder", "trend_report"))
 
 
-def understand(question: str, backend: LLMBackend | None, vocabulary: frozenset[str] = frozenset(),
+def understand(question: str, backend: LLMBackend | None, lexicon: Lexicon | None = None,
                timeout_s: float = 60.0, force_llm: bool = False) -> Understood:
     """The question's Query: the LLM's reading when it holds up, else the rules' (see the module notes).
     `force_llm` asks the LLM even when the rules are sure (to measure it)."""
-    rules = parse(question, vocabulary)
+    rules = parse(question, lexicon)
     if backend is None:
         return Understood(query=rules.query, parsed_by="rules", parse_note="no LLM backend: parsed by rules", rules=rules)
     if sure(rules) and not force_llm:

@@ -14,7 +14,12 @@ The steps, in order:
    still count but "salsa" is not "sales"; a word the catalog uses, such as
    "lunch", is never "corrected" into a keyword, like "launch");
 4. what is left, minus question words, is the product text; it is split into
-   several products on "and", "vs", commas, etc.
+   several products on "and", "vs", commas, etc., and at clause ends ("?",
+   ":", " - ", a full stop), except an "and" inside a catalog name ("mac and
+   cheese": Macaroni & Cheese);
+5. framing words are trimmed from the end of each product text by frequency
+   (Lexicon.framing: common English, rare in the catalog's texts), so "go out
+   the door" or "we're down to" need no word list.
 
 Question words are closed classes, not a list of sentences: STOPWORDS (function
 words, periods, units), FRAMING (words that frame a request, with every
@@ -23,18 +28,23 @@ of them is a word of the built-in catalog's texts, tests/test_ask_rules.py
 checks it, so no product word is lost), and a measure before "of" ("pounds of
 ground beef", "cases of water"). Set B (60 questions written after the rules
 and scored blind) lost 9 questions to these classes and to a period after
-"first" or a misspelled "next" ("nxt month").
+"first" or a misspelled "next" ("nxt month"). Set C (93, written blind) then
+scored 60/93 fully right, 83/93 intents: word lists did not generalize. Its
+misses were fixed as mechanisms (step 5, clause ends, cue classes such as
+"which ..., X or Y", field phrasings): 93/93 replayed, on data now seen.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+from wordfreq import zipf_frequency
 
 from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS, Intent, Measure, Query
 
@@ -43,23 +53,30 @@ from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS, Intent, Measure, Query
 # and a horizon; "what if the price..." beats a plain comparison.
 INTENT_PHRASES: dict[Intent, tuple[str, ...]] = {
     "new_product": ("new product", "new item", "brand new", "a new", "launch", "launching", "launched", "introduce",
-                    "introducing", "never sold", "not sold yet", "debut", "roll out", "start selling", "start carrying"),
+                    "introducing", "never sold", "not sold yet", "debut", "roll out", "start selling", "start carrying",
+                    "never carried", "never stocked", "never had", "new sku", "adding", "start stocking"),
     "reorder": ("reorder", "re-order", "restock", "replenish", "how much should we order", "how many should we order",
                 "how much should i order", "how many should i order", "how much to order", "how many to order",
                 "order quantity", "stock up", "safety stock", "lead time", "service level", "purchase order",
-                "should we order", "should i order", "need to order", "order more", "to order", "replenishment"),
+                "should we order", "should i order", "need to order", "order more", "to order", "replenishment",
+                "should my order be", "should our order be", "should the order be", "order size"),
     "what_if_price": ("what if the price", "price", "priced", "pricing", "discount", "markdown", "mark down",
                       "cheaper", "more expensive", "elasticity", "raise the price", "cut the price", "charge", "charged",
                       "charging"),
     "compare": ("compare", "comparison", "versus", "vs", "which sells more", "which will sell more",
                 "which one sells more", "difference between", "outsell", "side by side", "sells better",
-                "sell better", "sells best"),
+                "sell better", "sells best", "move more", "moves more", "bring in more", "brings in more",
+                "make more", "stack up", "stacks up", "head to head", "rank", "ranking", "outsells"),
     "trend_report": ("trend", "trends", "trending", "report", "overview", "risers", "fallers", "top sellers",
-                     "movers", "what is selling", "growing", "declining", "summary", "doing"),
+                     "movers", "what is selling", "growing", "declining", "summary", "doing", "rising", "falling", "slipping",
+                     "sliding", "what hot", "what is hot"),
     "forecast": ("forecast", "predict", "prediction", "projection", "how many", "how much", "demand", "expect",
                  "sell", "sales", "outlook"),
 }
-REVENUE_WORDS = ("revenue", "dollars", "dollar sales", "money", "turnover", "takings", "sales value", "income", "earn")
+REVENUE_WORDS = ("revenue", "dollars", "dollar sales", "money", "turnover", "takings", "sales value", "income", "earn",
+                 "dollar-wise", "dollarwise", "dollar value", "in $", "$ value", "$ sales")
+# "which will move more, pretzels or popcorn?": a "which" question between alternatives compares them.
+_WHICH_OR = re.compile(r"\bwhich\b.*\bor\b")
 # Single keywords that close misspellings may stand for (phrases must be written out).
 _FUZZY_KEYWORDS = sorted({p for phrases in INTENT_PHRASES.values() for p in phrases if " " not in p and len(p) >= 5}
                          | {w for w in REVENUE_WORDS if " " not in w and len(w) >= 5})
@@ -79,6 +96,7 @@ put suppose supposing assume assuming imagine number figure look looks looking t
 effect effects impact write doing lately recently target aim goal shelf shelves please projected projection
 gallons gallon loaves loaf cases case cartons carton boxes box bags bag bottles cans packs jars dozen units
 more better best worse make made go goes going take takes took deliveries delivery supplier needs arrive
+have has had having been out
 """.split())
 
 
@@ -95,14 +113,15 @@ def inflections(verb: str) -> set[str]:
 # Words that frame a request and never name a product (none is a catalog word; see the module notes).
 _FRAMING_VERBS = """raise lower increase decrease reduce hike bump slash adjust change sell buy expect predict
 forecast estimate project summarize summarise suggest recommend advise hurt affect impact help want think show give
-tell compare rank list happen look check""".split()
+tell compare rank list happen look check order carry""".split()
 FRAMING = frozenset({form for verb in _FRAMING_VERBS for form in inflections(verb)} | set("""
 typical usual normal average ordinary suggestion suggestions recommendation recommendations advice estimates
 outlook numbers figures guess idea picture breakdown rundown update way top biggest largest overall possible
 expected projected anticipated needed required""".split()))
 # A measure before "of" is how the amount is counted, not the product: "pounds of ground beef", "cases of water".
 _MEASURE_OF = re.compile(r"\b(?:pounds?|lbs?|kilos?|kg|ounces?|oz|grams?|liters?|litres?|gallons?|pieces?|servings?|"
-                         r"portions?|bunch(?:es)?|heads?|cases?|boxe?s?|bags?|bottles?|cans?|packs?|jars?|cartons?|"
+                         r"portions?|bunch(?:es)?|heads?|cases?|boxe?s?|bags?|bottles?|cans?|packs?|jars?|cartons?|tubs?|tins?|"
+                         r"containers?|packages?|pints?|quarts?|sticks?|sacks?|pouch(?:es)?|"
                          r"loa(?:f|ves)|crates?|pallets?|trays?|units?|dozens?|worth)\s+of\b")
 _NEXT_WORDS = ("next", "coming", "following", "upcoming")
 
@@ -118,13 +137,51 @@ def misspelling(word: str, choices: Iterable[str]) -> str | None:
     return found[0] if found is not None and found[0] != word else None
 
 
+class Lexicon:
+    """The catalog's words, counted, and its texts: the evidence of what a product word is.
+
+    A word at the edge of a product text is framing, not product, when it is common English (Zipf frequency
+    >= 4.5 in wordfreq, i.e. at least ~30 per million words: "door", "truck", "head", "down", "start") and at
+    least five times rarer in the catalog's texts than in English. Measured on the built-in catalog: "door",
+    "head", "stock" and "down" occur 2-4 times in its 143k words (0.8-1.4 Zipf below English) and are trimmed;
+    "snow" (0.5 below, "snow peas") and every word of "unicorn steaks", "snow tires", "lavender candles" are
+    kept, so unknown products stay as written and the answer can say nothing matched. Without a catalog
+    (`Lexicon()`) nothing is trimmed on frequency."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self.text = " | ".join(texts).lower()
+        self.counts = Counter(re.findall(r"[a-z]+", self.text))
+        self.total = sum(self.counts.values())
+        self.words = frozenset(word for word in self.counts if len(word) >= 3)
+
+    def framing(self, word: str) -> bool:
+        """A common English word the catalog hardly uses (see the class notes); False without a catalog."""
+        if not self.total or not word.isalpha():
+            return False
+        english = zipf_frequency(word, "en")
+        # The catalog may use another number of the word ("beers", "tomato"): count the word's forms.
+        count = sum(self.counts.get(form, 0) for form in {word, word + "s", word + "es", word.removesuffix("s"),
+                                                            word.removesuffix("es")})
+        catalog = math.log10(count / self.total * 1e9) if count else 0.0
+        return english >= 4.5 and catalog < english - math.log10(5)
+
+    def has_phrase(self, words: list[str], abbreviated: bool = True) -> bool:
+        """The catalog has these words in a row, each possibly abbreviated ("mac and cheese": macaroni & cheese)."""
+        if not self.text or not words:
+            return False
+        tail = "[a-z]*" if abbreviated else r"(?![a-z])"
+        pattern = " ".join(r"(?:and|&)" if word in ("and", "&") else re.escape(word) + tail for word in words)
+        return re.search(r"(?<![a-z])" + pattern.replace(" (?:and|&) ", r"\s*(?:and|&)\s*"), self.text) is not None
+
+
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
     "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
-    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90, "zero": 0,
     "a couple of": 2, "a couple": 2, "couple of": 2, "a dozen": 12, "dozen": 12,
 }
-_UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "month": 4, "mo": 4, "quarter": 13, "year": 52}
+_UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "fortnight": 2, "month": 4, "mo": 4, "quarter": 13, "year": 52}
 _QUALIFIER = r"(?:a|the|next|this|coming|following|upcoming|first)"
 _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly periods, "its first quarter" 13
     r"\bfortnight\b": 2, rf"\b{_QUALIFIER} quarter\b": 13,
@@ -132,31 +189,46 @@ _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly period
     rf"\b{_QUALIFIER} week\b": 1, r"\btomorrow\b": 1,
 }
 NUMBER = r"(\d+(?:\.\d+)?)"
+_LEAD_UNIT = r"(days?|weeks?|wks?|fortnights?|months?)"
+_AFTER_ORDER = r" after (?:we |i |you )?(?:order|plac)\w*"
 _PATTERNS = {
-    "lead_time": re.compile(rf"\blead[ -]?times?\s*(?:of|is|=|:)?\s*{NUMBER}\s*(days?|weeks?|wks?)?"
-                            rf"|\b{NUMBER}[ -]?(days?|weeks?|wks?)[ -]lead[ -]?times?\b"
-                            # "deliveries take 3 days", "the supplier needs 2 weeks", "takes 10 days to arrive"
-                            rf"|\b(?:deliver\w*|supplier\w*|shipping|shipment\w*|arriv\w*|takes?)\b[a-z ]{{0,20}}?"
-                            rf"{NUMBER}\s*(days?|weeks?|wks?)\b"),
+    "lead_time": re.compile(rf"\blead[ -]?times?\s*(?:of|is|=|:)?\s*{NUMBER}\s*{_LEAD_UNIT}?"
+                            rf"|\b{NUMBER}[ -]?{_LEAD_UNIT}[ -]lead[ -]?times?\b"
+                            # "deliveries take 3 days", "the supplier needs 2 weeks", "the truck shows up 1 week"
+                            rf"|\b(?:deliver\w*|supplier\w*|shipping|shipment\w*|arriv\w*|takes?|trucks?|vans?)\b"
+                            rf"[a-z ]{{0,20}}?{NUMBER}\s*{_LEAD_UNIT}\b(?:{_AFTER_ORDER})?"
+                            # "9 days after ordering", "1 week after we order"
+                            rf"|\b{NUMBER}\s*{_LEAD_UNIT}{_AFTER_ORDER}"),
     "service_level": re.compile(rf"(?:\b{NUMBER}\s*%\s*(?:service(?: level)?|fill rate|in[- ]stock)|"
                                 rf"\bservice level\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+))"),
-    "on_hand": re.compile(rf"(?:\b(?:have|holding|hold|with)\s+)?{NUMBER}\s*(?:units?\s*)?(?:on hand|in stock|left)\b"
-                          rf"(?: on the shel(?:f|ves))?|\b(?:have|holding|hold)\s+{NUMBER}\s+units?\b"),
+    # A stock-out risk is the complement of a service level: "a 5% stock-out risk is acceptable" is 95%.
+    "stockout_risk": re.compile(rf"\b{NUMBER}\s*%\s*(?:stock[- ]?outs?|out[- ]of[- ]stock)\s*(?:risk|chance|probability)"
+                                rf"(?:\s+is\s+(?:acceptable|ok|okay|fine))?|\b{NUMBER}\s*%\s*(?:risk|chance) of "
+                                rf"(?:a |running )?(?:stock[- ]?outs?|out[- ]of[- ]stock|running out)"),
+    "on_hand": re.compile(rf"(?:\b(?:have|holding|hold|with|got)\s+)?{NUMBER}\s*(?:units?\s*)?"
+                          rf"(?:on hand|in stock|left|in (?:the )?(?:back(?: ?room)?|stock ?room|storage|warehouse))\b"
+                          rf"(?: on the shel(?:f|ves))?|\b(?:have|holding|hold|got)\s+{NUMBER}\s+units?\b"
+                          # "we're down to 8", "we have 60 tubs of ...": stock owned, with or without its unit
+                          rf"|\bdown to {NUMBER}\b|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"),
+    # What is left of a stock phrase once the number was read away from it ("60 tubs of sour cream in stock").
+    "stock_words": re.compile(r"\b(?:on hand|in stock|on the shel(?:f|ves))\b"),
     "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,12})\b"),
     "product_id": re.compile(r"\b(?:product|item|sku|id)\s*(?:#|id)?\s*(\d{5,12})\b"),
     "price": re.compile(rf"(?:\$\s*{NUMBER}|\b{NUMBER}\s*(?:dollars|usd|bucks)\b|\b{NUMBER}\s*(cents?|¢)|"
-                        rf"\bprice\s*(?:of|to|at|=|is|becomes|goes to)?\s*{NUMBER}\b|"
+                        rf"\bprice\s*(?:of|to|at|=|is|becomes|goes to)?\s*{NUMBER}(?:\s*(?:cents?\b|¢)|\b)|"
                         # "to 1.99": a two-decimal amount after a preposition reads as a price.
                         rf"\b(?:to|at|for|of)\s+(\d+\.\d{{2}})\b)"),
     "horizon": re.compile(rf"\b{NUMBER}\s*[- ]?(days?|weeks?|wks?|w|months?|mos?|quarters?|years?)\b"),
     "horizon_word": re.compile(r"\bhorizon\s*(?:of|to|=|:|is)?\s*(\d+)\b"),
-    "category": re.compile(r"\b(?:in|for|from|of|on|about) the ([a-z][a-z &/-]{1,40}?) (?:category|department|aisle|section)\b"
+    # "the floral department", "in the bakery section": the words between "the" and the word naming the level.
+    "category": re.compile(r"\bthe ((?:(?!\bthe\b)[a-z &/-]){2,40}?) (?:category|department|dept|aisle|section)\b"
                            r"|\b(?:category|department|dept)\s*:?\s*([a-z][a-z &/-]{1,40})"),
     "quoted": re.compile(r"[\"“]([^\"”]{1,120})[\"”]|(?<![a-z])'([^']{3,120})'(?![a-z])"),
 }
 _BARE_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.%]|\s*(?:oz|ct|lb|lbs|pk|pack|g|kg|ml|l|gal|in)\b)")
+# Separators between products, and clause ends ("?", ":", " - ", a full stop): a product name spans neither.
 _SPLIT = re.compile(r"\s*(?:,|;|\bvs\.?(?=\s)|\bversus\b|\bagainst\b|\bcompared (?:to|with)\b|\band\b|\bor\b|&|"
-                    r"\bwith\b|\bthan\b)\s*")
+                    r"\bwith\b|\bthan\b|\boutsells?\b|[?!:]|\s-+\s|\.(?=\s|$))\s*")
 
 
 class RuleParse(BaseModel):
@@ -172,13 +244,14 @@ def normalize(question: str) -> str:
     """Lower case, straight quotes, one space, number words as digits ('twenty six' -> '26')."""
     text = question.replace("’", "'").replace("‘", "'").lower()
     text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"(\d)\s*(?:percent|per cent|pct)\b", r"\1%", text)
     text = re.sub(r"n't\b", " not", text)
     text = re.sub(r"(?<=[a-z])'(?:s|re|ll|ve|d|m)\b", "", text)  # "what's" -> "what", "bagel's" -> "bagel"
     for words, value in sorted(_WORD_NUMBERS.items(), key=lambda item: -len(item[0])):
         text = re.sub(rf"\b{words}\b", str(value), text)
     # "20 6" came from "twenty six": join tens and units.
-    text = re.sub(r"\b([2-6]0) ([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
+    text = re.sub(r"\b([2-9]0) ([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
+    text = re.sub(r"nite\b", "night", text)  # informal spelling: "fortnite", "tonite"
+    text = re.sub(r"(\d)\s*(?:percent|per cent|pct)\b", r"\1%", text)  # after the number words: "ninety five percent"
     text = re.sub(r"\bhalf (?:a )?year\b", "26 weeks", text)
     text = _UNIT_TYPO.sub(lambda m: m.group(1) + _unit_word(m.group(2)), text)
     text = _NEXT_TYPO.sub(lambda m: (misspelling(m.group(1), _NEXT_WORDS) or m.group(1)) + m.group(2), text)
@@ -220,8 +293,11 @@ def _first(match: re.Match[str]) -> str:
 
 
 def find_intent(text: str, vocabulary: Iterable[str] = ()) -> tuple[Intent, str | None]:
-    """(intent, the keyword that decided it); exact phrases first, then close misspellings of single keywords."""
+    """(intent, the keyword that decided it); exact phrases first, then "which ..., X or Y" (a comparison),
+    then close misspellings of single keywords."""
     for intent, phrases in INTENT_PHRASES.items():
+        if intent == "forecast" and (match := _WHICH_OR.search(text)):
+            return "compare", match.group(0)  # before "sell", "how many": "which will sell more, X or Y?"
         for phrase in phrases:
             if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", text):
                 return intent, phrase
@@ -236,8 +312,12 @@ def find_intent(text: str, vocabulary: Iterable[str] = ()) -> tuple[Intent, str 
     return "forecast", None
 
 
+def _has(word: str, text: str) -> bool:
+    return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text) is not None
+
+
 def _measure(text: str, vocabulary: Iterable[str]) -> Measure:
-    if any(re.search(rf"\b{re.escape(word)}\b", text) for word in REVENUE_WORDS):
+    if any(_has(word, text) for word in REVENUE_WORDS):
         return "revenue"
     known = set(vocabulary)
     singles = [w for w in REVENUE_WORDS if " " not in w and len(w) >= 5]
@@ -245,36 +325,84 @@ def _measure(text: str, vocabulary: Iterable[str]) -> Measure:
     return "revenue" if any(misspelling(t, singles) for t in tokens) else "quantity"
 
 
+# Every keyword phrase, longest first, so "sales value" goes before "sales" does.
+_KEYWORDS = sorted({p for phrases in INTENT_PHRASES.values() for p in phrases} | set(REVENUE_WORDS), key=len,
+                   reverse=True)
+# Question words of four letters or more, which a typo may hide ("waht", "whihc").
+_LONG_STOPWORDS = sorted(w for w in STOPWORDS if len(w) >= 4)
+
+
 def _strip_keywords(text: str) -> str:
-    for phrases in INTENT_PHRASES.values():
-        for phrase in sorted(phrases, key=len, reverse=True):
-            text = re.sub(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", " ", text)
-    for word in REVENUE_WORDS:
-        text = re.sub(rf"\b{re.escape(word)}\b", " ", text)
+    for phrase in _KEYWORDS:
+        text = re.sub(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", " ", text)
     return text
 
 
-def product_texts(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
-    """The product phrases left in `text`: split on separators, question words and keywords removed."""
-    known = set(vocabulary)
-    pieces = []
-    for piece in _SPLIT.split(text):
+def _question_word(word: str, known: frozenset[str]) -> bool:
+    """A word of the question's frame, not of a product: a stopword or framing word, a misspelled keyword
+    ("forcast"), or a misspelled question word that is rare as English ("waht"); catalog words never are."""
+    bare = word.strip("'.")
+    if bare in STOPWORDS or bare in FRAMING:
+        return True
+    if bare in known or len(bare) < 4:
+        return False
+    if len(bare) >= 5 and misspelling(bare, _FUZZY_KEYWORDS):
+        return True
+    return zipf_frequency(bare, "en") < 3 and misspelling(bare, _LONG_STOPWORDS) is not None
+
+
+def _split(text: str, lexicon: Lexicon) -> list[str]:
+    """Split on product separators, except an "and" inside a catalog name ("mac and cheese": macaroni & cheese)."""
+    pieces, start = [], 0
+    for match in _SPLIT.finditer(text):
+        if match.group(0).strip() in ("and", "&"):
+            before, after = re.findall(r"[a-z]+", text[start:match.start()]), re.findall(r"[a-z]+", text[match.end():])
+            if before and after and lexicon.has_phrase([before[-1], "and", after[0]]):
+                continue
+        pieces.append(text[start:match.start()])
+        start = match.end()
+    return pieces + [text[start:]]
+
+
+def product_texts(text: str, lexicon: Lexicon | None = None) -> list[str]:
+    """The product phrases left in `text`: split on separators and clause ends, question words and keywords
+    removed, framing words trimmed from the edges (Lexicon.framing). A piece that is only a number of 5-12
+    digits is a product id ("what will 1029743 sell"); a number next to product words is a quantity."""
+    lexicon = lexicon or Lexicon()
+    pieces, untrimmed = [], []
+    for piece in _split(text, lexicon):
+        piece = _strip_keywords(_MEASURE_OF.sub(" ", piece))
+        tokens = re.findall(r"[a-z0-9][a-z0-9'./%-]*", piece)
+        # A question word that begins a catalog phrase is the product's ("all family cereal").
+        words = [w for i, w in enumerate(tokens) if not _question_word(w, lexicon.words) or (
+            w.strip("'.") in STOPWORDS and i + 1 < len(tokens) and not _question_word(tokens[i + 1], lexicon.words)
+            and lexicon.has_phrase([w.strip("'."), tokens[i + 1]], abbreviated=False))]
+        if len(words) == 1 and re.fullmatch(r"\d{5,12}", words[0]):
+            pieces.append(words[0])
+            continue
         # Bare numbers are not product words ("forecast 1000000 bagels"); sizes ("6 ct") are.
-        piece = _BARE_NUMBER.sub(" ", _strip_keywords(_MEASURE_OF.sub(" ", piece)))
-        words = [w for w in re.findall(r"[a-z0-9][a-z0-9'./%-]*", piece)
-                 if w.strip("'.") not in STOPWORDS and w.strip("'.") not in FRAMING]
-        # A misspelled keyword ("forcast") is not a product word either.
-        words = [w for w in words if w in known or len(w) < 5 or not misspelling(w, _FUZZY_KEYWORDS)]
-        words = [w.rstrip("'s") if w.endswith("'s") else w for w in words]
-        phrase = " ".join(w.strip("'.") for w in words).strip()
-        if re.search(r"[a-z]", phrase):
+        words = _BARE_NUMBER.sub(" ", " ".join(words)).split()
+        words = [w[:-2] if w.endswith("'s") else w.strip("'.") for w in words]
+        if not re.search(r"[a-z]", " ".join(words)):
+            continue
+        untrimmed.append(" ".join(words)[:80])
+        # Only the end is trimmed: a product's head noun comes last, and what follows it is the question's frame
+        # ("pretzels out the door"); words before it are modifiers, common English or not ("black beans", "rock
+        # salt": the catalog writes "BEANS ... BLACK"). A pair the catalog has stays together.
+        while len(words) > 1 and lexicon.framing(words[-1]) and not lexicon.has_phrase(words[-2:], abbreviated=False):
+            words.pop()
+        if re.search(r"[a-z]", phrase := " ".join(words)) and not (len(words) == 1 and lexicon.framing(words[0])):
             pieces.append(phrase[:80])
-    return pieces
+    # Framing words alone are the question's frame ("if we start"), unless nothing else could be the product:
+    # then they are taken as written, an unknown product ("how many books ...") that resolution can refuse.
+    return pieces or untrimmed[:1]
 
 
-def parse(question: str, vocabulary: Iterable[str] = ()) -> RuleParse:
-    """Read a question into a Query. `vocabulary`: catalog words that must not be taken for misspelled keywords."""
-    vocabulary = frozenset(vocabulary)
+def parse(question: str, lexicon: Lexicon | None = None) -> RuleParse:
+    """Read a question into a Query. `lexicon`: the catalog's words and texts (Lexicon), which keep catalog words
+    from being taken for misspelled keywords or framing words; without one, only the closed word classes apply."""
+    lexicon = lexicon or Lexicon()
+    vocabulary = lexicon.words
     scan = _Scanner(normalize(question))
     literals: dict[str, str] = {}
     notes: list[str] = []
@@ -290,12 +418,18 @@ def parse(question: str, vocabulary: Iterable[str] = ()) -> RuleParse:
         literals["service_level"] = match.group(0).strip()
         raw = _first(match).replace(" ", "")
         level = float(raw.rstrip("%")) / 100 if raw.endswith("%") or float(raw.rstrip("%")) > 1 else float(raw)
+    elif match := scan.take(_PATTERNS["stockout_risk"]):
+        literals["service_level"] = match.group(0).strip()
+        raw = _first(match)
+        level = 1 - float(raw) / 100
+    if "service_level" in literals:
         found["service_level"] = min(0.999, max(0.5, level))
         if found["service_level"] != level:
-            notes.append(f"service level {raw} is outside 50%..99.9%; using {found['service_level']:.1%}")
+            notes.append(f"service level {level:.1%} is outside 50%..99.9%; using {found['service_level']:.1%}")
     if match := scan.take(_PATTERNS["on_hand"]):
         literals["on_hand"] = match.group(0).strip()
         found["on_hand"] = min(1_000_000.0, float(_first(match)))
+        scan.take(_PATTERNS["stock_words"])
     if match := scan.take(_PATTERNS["store"]):
         literals["store"] = match.group(0).strip()
         found["store"] = match.group(1)
@@ -315,7 +449,7 @@ def parse(question: str, vocabulary: Iterable[str] = ()) -> RuleParse:
     intent, keyword = find_intent(normalize(question), vocabulary)
     if intent == "forecast" and "price" in found:  # "sales at $0.99": a forecast at a stated price is a what-if
         intent, keyword = "what_if_price", literals["price"]
-    products = ids + product_texts(scan.text, vocabulary)
+    products = ids + product_texts(scan.text, lexicon)
     query_fields: dict[str, object] = {"intent": intent, "horizon": horizon, "measure": _measure(scan.text, vocabulary),
                                        **found}
     if category:

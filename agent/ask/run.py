@@ -20,7 +20,7 @@ from agent.ask.groups import RECENT_PERIODS, group_forecast, group_series, reven
 from agent.ask.llm_parse import understand
 from agent.ask.query import DEFAULT_HORIZON, Query
 from agent.ask.resolve import Candidate, Resolution, resolve, resolve_group
-from agent.ask.rules import normalize
+from agent.ask.rules import Lexicon, normalize
 from agent.ask.tools import PriceResult, ReorderResult, recent_price, scoped, tool, tools
 from agent.forecast.prompting import period_name
 from agent.forecast.result import Forecast
@@ -35,17 +35,16 @@ from numeric.quantiles import QUANTILES, key
 MAX_QUESTION_CHARS = 500
 REPORT_HORIZON = 8
 RECENT_SOLD_PERIODS = 8  # a product with no units in these periods has nothing a price change could act on
-_vocabularies: weakref.WeakKeyDictionary[ProductIndex, frozenset[str]] = weakref.WeakKeyDictionary()
-_vocabulary_lock = threading.Lock()
+_lexicons: weakref.WeakKeyDictionary[ProductIndex, Lexicon] = weakref.WeakKeyDictionary()
+_lexicon_lock = threading.Lock()
 
 
-def vocabulary(index: ProductIndex) -> frozenset[str]:
-    """Words of the catalog's texts: the rules never read one of them as a misspelled keyword."""
-    with _vocabulary_lock:
-        if index not in _vocabularies:
-            words = re.findall(r"[a-z]{3,}", " ".join(pd.unique(index.catalog["text"])).lower())
-            _vocabularies[index] = frozenset(words)
-        return _vocabularies[index]
+def lexicon(index: ProductIndex) -> Lexicon:
+    """The catalog's words and texts: the rules never read one of its words as a misspelled keyword or framing."""
+    with _lexicon_lock:
+        if index not in _lexicons:
+            _lexicons[index] = Lexicon(pd.unique(index.catalog["text"]))
+        return _lexicons[index]
 
 
 def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | None = None,
@@ -58,7 +57,7 @@ def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | N
         raise ValueError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValueError(f"the question has {len(question)} characters; at most {MAX_QUESTION_CHARS} are read")
-    understood = understand(question, app.backend, vocabulary(app.index))
+    understood = understand(question, app.backend, lexicon(app.index))
     query = understood.query
     notes = [understood.parse_note, *understood.rules.notes]
     if query.horizon is None and query.intent not in ("trend_report", "reorder"):
