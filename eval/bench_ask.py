@@ -1,7 +1,7 @@
 """Question parsing (rules, LLM, final) on three question sets, and `ask` end to end per intent.
 
-Usage: python eval/bench_ask.py [--set dev|a|b|c] [--backend embedded|http] [--limit N] > eval/results/bench_ask[_SET].txt
-       python eval/bench_ask.py [--set dev|a|b|c] --replay eval/results/bench_ask[_SET].txt  # the recorded LLM
+Usage: python eval/bench_ask.py [--set dev|a|b|c|d] [--backend embedded|http] [--limit N] > eval/results/bench_ask[_SET].txt
+       python eval/bench_ask.py [--set dev|a|b|c|d] --replay eval/results/bench_ask[_SET].txt  # the recorded LLM
            outputs of that set's run, re-judged by the current rules and policy (no model; the prompt does not
            depend on the rules, so the outputs are what the model would write again at temperature 0)
        python eval/bench_ask.py --latency > eval/results/bench_ask_latency.txt  # one question per intent
@@ -17,7 +17,9 @@ seen after its first scoring, b was written after the rule changes and scored
 blind, then its misses were fixed as classes, so it is no longer blind), and c
 (tests/ask_questions_heldout_c.py: written blind, without reading the rules,
 scored once after the set-B fixes, 60/93, then seen and fixed: development
-data since; eval/results/bench_ask_heldout_c.txt is the blind record). The
+data since; eval/results/bench_ask_heldout_c.txt is the blind record), and d
+(tests/ask_questions_heldout_d.py: written blind after those fixes, scored once:
+eval/results/bench_ask_heldout_d.txt, the held-out measure). The
 rules read with the built-in catalog's Lexicon, as `ask` does with its index's.
 
 Latency: `ask` end to end with the backend (embedded SmolLM2 by default) on
@@ -43,13 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ask_questions import CASES, catalog_lexicon, mismatches  # noqa: E402
 from ask_questions_heldout import HELDOUT, HELDOUT_B  # noqa: E402
 from ask_questions_heldout_c import HELDOUT_C  # noqa: E402
+from ask_questions_heldout_d import HELDOUT_D  # noqa: E402
 
 from agent.ask.llm_parse import sure, understand  # noqa: E402
 from agent.ask.rules import parse  # noqa: E402
 from agent.llm.base import Generation  # noqa: E402
 from agent.pipeline import load_backend  # noqa: E402
 
-SETS = {"dev": CASES, "a": HELDOUT, "b": HELDOUT_B, "c": HELDOUT_C}
+SETS = {"dev": CASES, "a": HELDOUT, "b": HELDOUT_B, "c": HELDOUT_C, "d": HELDOUT_D}
 
 
 class Replay:
