@@ -115,7 +115,8 @@ def test_reorder_answer(app: Shelfcast) -> None:
     forecast = answer.forecasts[0]
     assert forecast.horizon >= 3  # lead time 2 + review 1
     up_to = next(row["value"] for row in answer.table if row.get("item") == "order-up-to")
-    assert sum(forecast.point[:3]) <= up_to <= sum(forecast.quantiles["0.9"][:3]) + 1e-6  # the 90% level, summed
+    # The 90% level, summed; the table shows 2 decimals and the forecast's quantiles 3, so allow their rounding.
+    assert sum(forecast.point[:3]) - 0.01 <= up_to <= sum(forecast.quantiles["0.9"][:3]) + 0.01
     _traceable(answer)
 
 
