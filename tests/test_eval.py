@@ -266,11 +266,18 @@ def test_min_history_lets_short_data_be_evaluated(tmp_path):
     assert (frame["tsb-hi-80"] > frame["tsb-lo-80"]).any()
 
 
-def test_tasks_refuse_unusable_data(dataset):
+def test_tasks_refuse_unusable_data(dataset, tmp_path):
     with pytest.raises(TaskError, match="periods"):
         existing_task(dataset, horizon=8, n_windows=4, min_history=35)  # 40 periods: not even one window after 35
     with pytest.raises(TaskError, match="no product first sold"):
         new_product_task(dataset, launch_after="2030-01-01")
+    # With both kinds asked for (the default), data without launches run the existing task and say why.
+    harness = Harness(dataset, tmp_path, progress=False)
+    tasks, notes = harness.make_tasks(EvalConfig(task="both", models=["naive"], launch_after="2030-01-01"))
+    assert [t.kind for t in tasks] == ["existing"] and len(notes) == 1
+    assert notes[0].startswith("new task skipped: ") and "no product first sold" in notes[0]
+    with pytest.raises(TaskError, match="no product first sold"):  # asked for alone, it is an error
+        harness.make_tasks(EvalConfig(task="new", models=["naive"], launch_after="2030-01-01"))
 
 
 # ---------------------------------------------------------------------- baselines

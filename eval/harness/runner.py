@@ -155,16 +155,25 @@ class Harness:
 
     # ------------------------------------------------------------------ tasks
 
-    def make_tasks(self, config: EvalConfig) -> list[EvalTask]:
-        tasks = []
+    def make_tasks(self, config: EvalConfig) -> tuple[list[EvalTask], list[str]]:
+        """The tasks to run, and notes for those skipped: with both kinds asked for, data that cannot make one kind
+        (e.g. no launches) run the other and say why; a single kind asked for that cannot be made is an error."""
+        tasks, notes = [], []
         for kind in config.task_kinds:
-            if kind == "existing":
-                tasks.append(existing_task(self.dataset, self.panel, config.horizon, config.n_windows,
-                                           config.max_series, config.seed, config.min_history))
-            else:
-                tasks.append(new_product_task(self.dataset, self.panel, config.horizon, config.max_series,
-                                              config.seed, config.launch_after))
-        return tasks
+            try:
+                if kind == "existing":
+                    tasks.append(existing_task(self.dataset, self.panel, config.horizon, config.n_windows,
+                                               config.max_series, config.seed, config.min_history))
+                else:
+                    tasks.append(new_product_task(self.dataset, self.panel, config.horizon, config.max_series,
+                                                  config.seed, config.launch_after))
+            except TaskError as exc:
+                if len(config.task_kinds) == 1:
+                    raise
+                notes.append(f"{kind} task skipped: {exc}")
+        if not tasks:
+            raise TaskError("; ".join(notes))
+        return tasks, notes
 
     # ------------------------------------------------------------------ running
 
@@ -172,8 +181,7 @@ class Harness:
         started = time.perf_counter()
         stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
         results: dict[str, TaskResult] = {}
-        notes: list[str] = []
-        tasks = self.make_tasks(config)
+        tasks, notes = self.make_tasks(config)
         notes += [f"{task.kind} task: {s}" for task in tasks for s in task.settings.get("shortfall", [])]
         if self.regressor is not None and any(MODELS[m].mode in ("regression", "auto") for m in config.models):
             notes += regression_overlap(self.regressor, tasks)
