@@ -19,6 +19,14 @@ MIN_SEASONS = 2
 LAUNCH_MIN_OFFSET = 4
 
 
+def is_launch(first_sale: int | np.ndarray, stop: int | np.ndarray, horizon: int) -> bool | np.ndarray:
+    """Whether a product whose first sale is at period position `first_sale` (0 = the data's first period) is a
+    launch whose first `horizon` periods all lie before position `stop`: the one rule for which products'
+    launch curves may stand in for a new product (the chain's launch analogs, the eval's category mean)."""
+    first_sale = np.asarray(first_sale)
+    return (first_sale >= LAUNCH_MIN_OFFSET) & (first_sale + horizon <= np.asarray(stop))
+
+
 def seasonal(history_length: int | np.ndarray, season_length: int) -> bool | np.ndarray:
     """Whether the seasonal naive applies: a seasonal frequency and MIN_SEASONS full seasons of history."""
     return (season_length > 1) & (np.asarray(history_length) >= MIN_SEASONS * season_length)

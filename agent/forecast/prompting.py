@@ -15,11 +15,12 @@ import numpy as np
 from langchain_core.prompts import PromptTemplate
 from pydantic import BaseModel
 
-from agent.forecast.context import ForecastContext
+from agent.forecast.context import ContextSettings, ForecastContext
 from agent.forecast.serialize import DEFAULT, SerializerSettings, continuation_regex, fit_scale, serialize
 
 PromptKind = Literal["zero_shot", "few_shot", "new_product"]
 PROMPT_VERSION = "v1"
+LAUNCH_EXAMPLES = ContextSettings.k_analogs  # launches shown in the new-product prompt, as many as few-shot analogs
 _PERIOD_NAMES = {"D": "day", "W": "week", "MS": "month", "M": "month"}
 
 
@@ -51,9 +52,11 @@ def render(context: ForecastContext, kind: PromptKind, settings: SerializerSetti
     if kind == "new_product":
         if not context.analogs:
             raise ValueError("new_product needs at least one analog")
-        # Launch curves share one scale, so the answer is directly in the analogs' units.
-        scale = fit_scale(np.concatenate([a.next for a in context.analogs]), settings)
-        examples = [{"title": a.title, "next": serialize(a.next, scale, settings)} for a in context.analogs]
+        # The most similar launches (the floor averages all k_launch_analogs; a longer prompt was never
+        # measured); their curves share one scale, so the answer is directly in the analogs' units.
+        shown = context.analogs[:LAUNCH_EXAMPLES]
+        scale = fit_scale(np.concatenate([a.next for a in shown]), settings)
+        examples = [{"title": a.title, "next": serialize(a.next, scale, settings)} for a in shown]
         history = ""
     else:
         scale = fit_scale(context.history, settings)

@@ -32,14 +32,19 @@ Models (the evaluation protocol in ARCHITECTURE.md):
 - `category-mean` and `knn` (k = 11, similarity-weighted, analogs from the
   product index, as the VISUELLE kNN baselines). For a new product: the mean
   launch curve (first `horizon` periods after first sale) of same-category
-  products / of its 11 nearest products, counting only products whose launch
-  window ended before the target's launch and whose first sale is at least
-  LAUNCH_MIN_OFFSET periods into the data (earlier first sales are mostly
-  products that were already selling when the data begin: their "launch
-  curve" is their regular volume, which doubles the forecast of a real launch). For an existing product there is
-  no future to copy, so the analogs' most recent `horizon` periods relative
-  to their own preceding level (a "profile", capped at PROFILE_CAP) are
-  transferred onto the target's level (mean of its last 13 periods).
+  products / of its 11 nearest products, counting only launches by
+  `numeric.baseline.is_launch`: launch window ended before the target's launch,
+  first sale at least LAUNCH_MIN_OFFSET periods into the data (earlier first
+  sales are mostly products that were already selling when the data begin:
+  their "launch curve" is their regular volume, which doubles the forecast of a
+  real launch). The knn launch curve is the chain's own
+  (`agent.forecast.floor.analog_launch_curve` on the ContextBuilder's launch
+  context): the floor's launch answer and this row are one implementation (they
+  had drifted apart: floor WAPE 0.904 vs knn 0.709 on the committed 200 launches).
+  For an existing product there is no future to copy, so the analogs' most
+  recent `horizon` periods relative to their own preceding level (a "profile",
+  capped at PROFILE_CAP) are transferred onto the target's level (mean of its
+  last 13 periods).
 """
 
 from __future__ import annotations
@@ -51,15 +56,17 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from agent.forecast.context import ContextBuilder, ContextSettings
+from agent.forecast.floor import analog_launch_curve, curve_quantiles
 from agent.forecast.gbm import GBM_SERIES, fit_panel
 from eval.harness.tasks import TaskKind, VisiblePanel
-from numeric.baseline import LAUNCH_MIN_OFFSET, WINDOW_AVERAGE, seasonal
-from numeric.quantiles import LEVEL, QUANTILES
+from numeric.baseline import WINDOW_AVERAGE, is_launch, seasonal
+from numeric.quantiles import LEVEL
 
 LEVEL_WINDOW = 13
 MIN_ANALOG_HISTORY = 4
-K_NEIGHBOURS = 11
-CANDIDATE_POOL = 60
+K_NEIGHBOURS = ContextSettings.k_launch_analogs  # the chain's launch analogs; existing products use as many
+CANDIDATE_POOL = ContextSettings.launch_candidate_pool
 PROFILE_CAP = 10.0
 CONFORMAL_WINDOWS = 4
 TSB_ALPHA = 0.2
@@ -272,7 +279,7 @@ class CrossSection:
             launch = self.visible.first_sale
             # The whole launch window lies before the target's launch, and the first sale is a launch: products
             # selling from the start of the data show their regular sales there, not a launch (left-censoring).
-            self.eligible = (launch + h <= s) & (launch >= LAUNCH_MIN_OFFSET)
+            self.eligible = is_launch(launch, s, h)
             idx = np.clip(launch[:, None] + np.arange(h)[None, :], 0, max(s - 1, 0))
             self.curves = np.where(self.eligible[:, None], np.take_along_axis(np.nan_to_num(v), idx, axis=1), np.nan)
         else:
@@ -294,10 +301,7 @@ class CrossSection:
 
     def combine(self, row: int, analogs: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
         """(3, h): weighted mean and the 0.1/0.9 quantiles of the analogs' curves, on the target's scale."""
-        curves = self.curves[analogs]
-        mean = np.average(curves, axis=0, weights=weights)
-        lo, hi = np.quantile(curves, [QUANTILES[0], QUANTILES[-1]], axis=0)
-        q = np.vstack([np.minimum(lo, mean), mean, np.maximum(hi, mean)])
+        q = curve_quantiles(self.curves[analogs], weights)
         return q * self.level(row) if self.kind == "existing" else q
 
 
@@ -333,10 +337,11 @@ def category_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int
     return _frame(name, visible.ids[rows].to_numpy(), future_dates(visible, horizon), out), pd.DataFrame(diag)
 
 
-def knn_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int, kind: TaskKind, catalog: pd.DataFrame,
+def knn_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int, catalog: pd.DataFrame,
                  retriever: Retriever, k: int = K_NEIGHBOURS, name: str = "knn") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Similarity-weighted mean curve of the k nearest products by text that were launched before the window."""
-    xs = CrossSection(visible, horizon, kind)
+    """Existing products: the similarity-weighted mean profile of the k nearest products by text (launched before
+    the window), on the target's level. Launches: `knn_launch_forecast`."""
+    xs = CrossSection(visible, horizon, "existing")
     texts = catalog.set_index(catalog["unique_id"].astype(str))["text"]
     rows = visible.rows(unique_ids)
     start = visible.start
@@ -357,6 +362,22 @@ def knn_forecast(visible: VisiblePanel, unique_ids: list[str], horizon: int, kin
                      "analog_ids": ",".join(visible.ids[chosen]),
                      "mean_similarity": float(similarity.mean()) if similarity.size else np.nan})
     return _frame(name, visible.ids[rows].to_numpy(), future_dates(visible, horizon), out), pd.DataFrame(diag)
+
+
+def knn_launch_forecast(builder: ContextBuilder, unique_ids: list[str], start: pd.Timestamp, horizon: int,
+                        name: str = "knn") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Launches at `start`: the chain's analog launch curve (`agent.forecast.floor.analog_launch_curve` on
+    `ContextBuilder.for_catalog_launch`), so this row and the chain's floor on launches are one implementation."""
+    out, diag = np.zeros((len(unique_ids), 3, horizon)), []
+    for i, uid in enumerate(unique_ids):
+        context = builder.for_catalog_launch(str(uid), horizon, start)
+        out[i] = analog_launch_curve(context)[0]
+        similarity = [a.similarity for a in context.analogs]
+        diag.append({"unique_id": str(uid), "analogs": len(context.analogs),
+                     "analog_ids": ",".join(a.unique_id for a in context.analogs),
+                     "mean_similarity": float(np.mean(similarity)) if similarity else np.nan})
+    dates = pd.date_range(start, periods=horizon, freq=builder.dataset.freq)
+    return _frame(name, np.asarray(unique_ids, dtype=str), dates, out), pd.DataFrame(diag)
 
 
 def _fallback(xs: CrossSection, row: int, horizon: int) -> np.ndarray:

@@ -118,6 +118,7 @@ class Harness:
         self.console = console or Console(stderr=True, quiet=not progress)
         self.catalog = dataset.catalog.assign(unique_id=dataset.catalog["unique_id"].astype(str))
         self._retriever: CachedRetriever | None = None
+        self._builder = None
 
     # ------------------------------------------------------------------ resources
 
@@ -137,6 +138,17 @@ class Harness:
         return self._retriever
 
     @property
+    def builder(self):
+        """The one ContextBuilder of this harness: every chain's contexts and the knn row on launches."""
+        if "base" in self._chains:
+            return self._chains["base"].builder
+        if self._builder is None:
+            from agent.forecast.context import ContextBuilder
+
+            self._builder = ContextBuilder(self.dataset, self.retriever)
+        return self._builder
+
+    @property
     def chain(self):
         """The chain on the base LLM."""
         return self.chain_for("base")
@@ -145,11 +157,9 @@ class Harness:
         """The chain whose LLM has these weights; all chains share one context builder (same prompts)."""
         if weights not in self._chains:
             from agent.forecast.chain import ForecastChain
-            from agent.forecast.context import ContextBuilder
             from agent.forecast.gbm import GbmForecaster
 
-            builder = self._chains["base"].builder if "base" in self._chains else ContextBuilder(self.dataset, self.retriever)
-            self._chains[weights] = ForecastChain(builder, self.backends[weights], self.regressor,
+            self._chains[weights] = ForecastChain(self.builder, self.backends[weights], self.regressor,
                                                   gbm=GbmForecaster(self.dataset))
         return self._chains[weights]
 
@@ -337,8 +347,10 @@ class Harness:
                     frame = bl.gbm_forecast(visible, ids, task.horizon)
                 elif model == "category-mean":
                     frame, diag = bl.category_forecast(visible, ids, task.horizon, task.kind, self.catalog)
+                elif model == "knn" and task.kind == "new":
+                    frame, diag = bl.knn_launch_forecast(self.builder, ids, visible.start, task.horizon)
                 elif model == "knn":
-                    frame, diag = bl.knn_forecast(visible, ids, task.horizon, task.kind, self.catalog, self.retriever)
+                    frame, diag = bl.knn_forecast(visible, ids, task.horizon, self.catalog, self.retriever)
                 else:  # pragma: no cover - registry and dispatch agree
                     raise ValueError(model)
                 cutoff = items["cutoff"].iloc[0]
