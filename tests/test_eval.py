@@ -396,9 +396,10 @@ def test_harness_end_to_end_on_synthetic_data(dataset, tmp_path):
     frame = existing.frame
     assert frame[[c for m in FAST_MODELS for c in bl.columns(m)]].notna().all().all()
     assert (frame[[f"{m}-lo-80" for m in FAST_MODELS]].to_numpy() <= frame[FAST_MODELS].to_numpy() + 1e-9).all()
-    # With no backend and no regressor the LLM paths fall back to the floor, and say so.
+    # With no backend and no regressor the LLM paths fall back to the global gbm (the floor where it declines),
+    # and say so.
     diag = existing.runs["auto"].diag
-    assert diag["fallback"].all() and (diag["path"] == "baseline").all()
+    assert diag["fallback"].all() and diag["path"].isin(["gbm", "baseline"]).all() and (diag["path"] == "gbm").any()
     assert diag["reasons"].str.contains("no LLM backend").all()
     files = write_report(result, tmp_path, panel=harness.panel)
     for name in ("leaderboard.csv", "leaderboard.md", "report.html", "run.json", "scores.csv", "bars_existing.png",

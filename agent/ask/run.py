@@ -11,6 +11,7 @@ import re
 import threading
 import uuid
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -83,7 +84,7 @@ def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | N
             return _ask_back(base, waiting, notes)
         if not usable:
             return _reply(base, "no_match", " ".join(r.note[0].upper() + r.note[1:] + "." for r in resolutions), notes,
-                          candidates={r.text: r.candidates for r in resolutions})
+                          candidates={r.text: r.candidates for r in resolutions}, quoted=[r.text for r in resolutions])
         facts = _facts(scope, query, usable, question)
     if narrate_with_llm or app.backend is None:
         prose = narrate(facts, app.backend if narrate_with_llm else None)
@@ -103,10 +104,12 @@ def _grounded(text: str, numbers: list[float]) -> bool:
 
 
 def _reply(base: dict, status: str, text: str, notes: list[str],
-           candidates: dict[str, list[Candidate]] | None = None) -> Answer:
-    """A reply without a forecast; it may cite only the candidates' ids and the sizes in their titles."""
+           candidates: dict[str, list[Candidate]] | None = None, quoted: Iterable[str] = ()) -> Answer:
+    """A reply without a forecast; it may cite only the candidates' ids, the sizes in their titles and the numbers
+    of the `quoted` texts (the asker's own words or group names it repeats)."""
     found = [c for group in (candidates or {}).values() for c in group]
     numbers = [value for c in found for value in values_in(f"{c.title} {c.unique_id}")]
+    numbers += [value for words in quoted for value in values_in(words)]
     return Answer(**base, status=status, text=text, written_by="template", grounded=_grounded(text, numbers),
                   numbers=numbers, notes=notes, candidates=candidates or {})
 
@@ -119,10 +122,8 @@ def _ask_back(base: dict, waiting: list[Resolution], notes: list[str]) -> Answer
                      else f"{r.text!r} could be {listed}")
     text = ("Which did you mean? " + "; ".join(parts)
             + ". Ask again with a product id, or with --yes to take the first reading.")
-    numbers = [v for r in waiting if r.group for v in values_in(r.group.name)]
-    answer = _reply(base, "ask_back", text, notes, candidates={r.text: r.candidates for r in waiting})
-    return answer.model_copy(update={"numbers": answer.numbers + numbers,
-                                     "grounded": _grounded(text, answer.numbers + numbers)})
+    return _reply(base, "ask_back", text, notes, candidates={r.text: r.candidates for r in waiting},
+                  quoted=[r.group.name for r in waiting if r.group] + [r.text for r in waiting])
 
 
 def _total(forecast: Forecast) -> float:
