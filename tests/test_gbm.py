@@ -15,10 +15,11 @@ import agent.forecast.gbm as gbm_module
 from agent.data.panel import Panel
 from agent.forecast.chain import ForecastChain
 from agent.forecast.context import ContextBuilder
-from agent.forecast.gbm import GbmForecaster, fit_panel
+from agent.forecast.gbm import GbmForecaster, fit_panel, training_rows
 from agent.forecast.routing import Rule, RoutingTable, segment_of
 from eval.harness import baselines as bl
 from eval.harness.routing import cross_fit, fit, to_table
+from eval.harness.tasks import existing_task
 
 DATES = pd.date_range("2024-01-01", periods=40, freq="W-MON")
 CUTOFF = DATES[30]
@@ -99,6 +100,25 @@ def test_fit_uses_a_sample_and_only_data_before_the_origin(data):
     again = fit_panel(panel.visible(30), 4, n_series=5)
     np.testing.assert_allclose(small.predict(visible.values[:3], visible.first[:3], visible.start),
                                again.predict(visible.values[:3], visible.first[:3], visible.start))
+
+
+def test_the_served_sample_is_drawn_from_the_products_the_existing_task_evaluates(data):
+    """Issue 12: the served model learns on the population it is scored on (>= 26 periods, a sale in 13 of them)."""
+    sales = data.sales.copy()
+    sparse = (sales["unique_id"] == "p00") & (sales["ds"] < DATES[30]) & (sales["ds"].dt.isocalendar().week % 3 != 0)
+    sales.loc[sparse, "y"] = 0.0  # p00: a sale in at most 10 of its 30 periods, no longer established
+    dataset = type(data)(name=data.name, sales=sales, catalog=data.catalog, freq=data.freq)
+    panel = Panel(dataset)
+    task = existing_task(dataset, panel, horizon=2, n_windows=5, max_series=None)  # first window starts at 30
+    assert task.items["stop"].min() == 30 and task.settings["min_history"] == 26
+    visible = panel.visible(30)
+    sampled = set(visible.ids[training_rows(visible, None)])
+    assert sampled == set(task.items["unique_id"])
+    assert "p00" not in sampled and "p16" not in sampled  # too sparse; launched at 6 (24 periods)
+    assert len(training_rows(visible, 5)) == 5
+    # Data shorter than ESTABLISHED_HISTORY: the products with the longest history stand in.
+    short = set(panel.visible(20).ids[training_rows(panel.visible(20), None)])
+    assert short == {f"p{i:02d}" for i in range(1, 16)}
 
 
 def backtest(ids: list[str], segment, errors: dict[str, float]) -> pd.DataFrame:

@@ -28,7 +28,8 @@ Models (the evaluation protocol in ARCHITECTURE.md):
   forecast step and week of year; direct multi-step. Fitted per window on the
   evaluated products' data before the window: the bar `auto` must beat. The
   chain's row `gbm-path` is the same model fitted as `auto` serves it (on a
-  sample of 500 established products of the whole panel).
+  sample of 2,000 products of the whole panel, drawn from the population this
+  task evaluates: agent.forecast.gbm.training_rows).
 - `category-mean` and `knn` (k = 11, similarity-weighted, analogs from the
   product index, as the VISUELLE kNN baselines). For a new product: the mean
   launch curve (first `horizon` periods after first sale) of same-category

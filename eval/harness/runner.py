@@ -310,7 +310,7 @@ class Harness:
         if model == "gbm" or spec.mode in ("gbm", "auto"):  # auto falls through to the gbm path
             from agent.forecast.gbm import settings_key
 
-            parts.append(settings_key())
+            parts.append(settings_key(n_series=None) if model == "gbm" else settings_key())  # the bar fits on its items
         if spec.kind == "chain":
             from agent.forecast.prompting import PROMPT_VERSION
 
