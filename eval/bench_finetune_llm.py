@@ -94,8 +94,11 @@ def step_costs() -> None:
     print(f"\npair building: {n} pairs from {len(split.train) + len(split.val) + len(split.test)} windows "
           f"of {len(split.products)} products in {built:.1f} s (incl. cutting windows and retrieval)")
     model, tokenizer = load_base(prepare_smollm2())
+    linear_parameters = sum(module.weight.numel() for name, module in model.named_modules()
+                            if isinstance(module, torch.nn.Linear) and "lm_head" not in name)
     model = add_lora(model, LoraTrainConfig())
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    achieved: dict[str, dict[str, float]] = {}
     print("training step, batch 4 (forward + backward + AdamW), median of", STEP_REPEATS,
           "(the two precisions alternate, so load drifts the same way for both)")
     for kind in ("zero_shot", "few_shot", "new_product"):
@@ -115,9 +118,33 @@ def step_costs() -> None:
                 losses[precision] = loss.item()
         tokens = int(batch.attention_mask.sum())
         seconds = {precision: sorted(t)[len(t) // 2] for precision, t in times.items()}
+        # the frozen linear layers' work: forward, and the backward's input gradients (no weight gradients)
+        gflop = 2 * 2 * linear_parameters * batch.input_ids.numel() / 1e9
+        rates = {precision: gflop / seconds[precision] for precision in seconds}
+        achieved[kind] = rates
         print(f"  {kind:<12} {tokens / len(rows):5.0f} tokens/pair  float32 {seconds['float32']:6.1f} s/step  "
               f"bfloat16 {seconds['bfloat16']:6.1f} s/step  ratio {seconds['float32'] / seconds['bfloat16']:.1f}x  "
-              f"(loss {losses['float32']:.3f} / {losses['bfloat16']:.3f})")
+              f"(loss {losses['float32']:.3f} / {losses['bfloat16']:.3f}); linear layers {gflop:.0f} GFLOP: "
+              f"{rates['float32']:.0f} / {rates['bfloat16']:.0f} GFLOP/s")
+    peak = {precision: matmul_rate(getattr(torch, precision)) for precision in ("float32", "bfloat16")}
+    print(f"matmul rate on this machine, the MLP's shape (2048x576 @ 576x1536), {torch.get_num_threads()} thread(s): "
+          f"float32 {peak['float32']:.0f} GFLOP/s, bfloat16 {peak['bfloat16']:.0f} GFLOP/s; "
+          f"a few-shot step's linear layers at the bfloat16 matmul rate would be "
+          f"{peak['bfloat16'] / achieved['few_shot']['float32']:.1f}x the float32 step (the bound on the ratio)")
+
+
+def matmul_rate(dtype, repeats: int = 20) -> float:
+    """Best GFLOP/s of a (2048 x 576) @ (576 x 1536) matmul, the shape of SmolLM2's MLP on a batch of pairs."""
+    import torch
+
+    a, b = torch.randn(2048, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - tic)
+    return 2 * 2048 * 576 * 1536 / best / 1e9
 
 
 def decode_costs(path) -> None:

@@ -228,6 +228,7 @@ def fake_vllm(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_VLLM_COUNTER", str(tmp_path / "starts"))
     monkeypatch.setenv("FAKE_VLLM_CHILD", str(tmp_path / "child.pid"))
     monkeypatch.setenv("FAKE_VLLM_MODE", "ok")
+    monkeypatch.setenv("SHELFCAST_LLM_DTYPE", "float32")  # the fake model cannot be timed for a precision choice
     run_dir = tmp_path / "run"
     yield venv, model, run_dir, tmp_path
     stop(run_dir)
