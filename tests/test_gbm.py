@@ -174,3 +174,17 @@ def test_the_combination_gives_gbm_its_weight(data, builder, tmp_path):
     expected = (weights["gbm"] * np.array(alone.point) + weights["baseline"] * np.array(floor.point)) / sum(weights.values())
     np.testing.assert_allclose(forecast.point, expected, atol=2e-3)
     assert f"quantile average of gbm {weights['gbm'] / sum(weights.values()):.2f}" in forecast.attempts[0].reason
+
+
+def test_too_little_data_declines_with_a_reason_and_the_chain_falls_through(tmp_path):
+    """Eight weeks before the origin (as little as the red-team corpus's files give): too few targets to fit (sklearn
+    could not even bin the features); the path declines with GbmUnavailable and the chain answers from the floor."""
+    tiny = make_dataset(n=10, periods=30)
+    panel = Panel(tiny)
+    with pytest.raises(gbm_module.GbmUnavailable, match="too few|could not be fitted"):
+        fit_panel(panel.visible(8), 3)
+    builder = ContextBuilder(tiny, WordRetriever(tiny.catalog))
+    uid = tiny.catalog["unique_id"].iloc[0]
+    forecast = ForecastChain(builder, gbm=GbmForecaster(tiny, cache_dir=tmp_path)).forecast(
+        uid, 3, mode="gbm", cutoff=panel.periods[7])
+    assert forecast.path == "baseline" and "gbm cannot answer" in forecast.attempts[0].reason

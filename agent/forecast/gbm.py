@@ -73,6 +73,7 @@ GBM_SERIES = 2000
 GBM_LAGS = 13
 GBM_MIN_OBS = 4
 GBM_MAX_ROWS = 300_000
+GBM_MIN_ROWS = 100  # below this (two leaves of min_samples_leaf=40 and change) the quantile trees are noise
 GBM_ITER = 100
 ESTABLISHED_HISTORY = 26  # the existing-products task's default min history (eval/harness/tasks.py, horizon <= 6)
 GBM_THREADS = int(os.environ.get("SHELFCAST_GBM_THREADS", os.environ.get("SHELFCAST_EVAL_THREADS", "1")))
@@ -173,8 +174,9 @@ def fit_panel(visible: VisiblePanel, horizon: int, seed: int = 0, n_series: int 
     X_train, y_train = np.concatenate(X_parts), np.concatenate(y_parts)
     ok = np.isfinite(y_train)
     X_train, y_train = X_train[ok], y_train[ok]
-    if len(y_train) == 0:
-        raise GbmUnavailable(f"no training targets before {visible.start.date()}")
+    if len(y_train) < GBM_MIN_ROWS:
+        raise GbmUnavailable(f"{len(y_train)} training targets before {visible.start.date()}: too few to fit the "
+                             f"global model (it needs {GBM_MIN_ROWS})")
     rng = np.random.default_rng(seed)
     if len(y_train) > GBM_MAX_ROWS:
         pick = np.sort(rng.choice(len(y_train), GBM_MAX_ROWS, replace=False))
@@ -186,7 +188,10 @@ def fit_panel(visible: VisiblePanel, horizon: int, seed: int = 0, n_series: int 
             model = HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=GBM_ITER, learning_rate=0.08,
                                                   max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
                                                   max_bins=128, early_stopping=False, random_state=seed)
-            models.append(model.fit(X_train, y_train))
+            try:
+                models.append(model.fit(X_train, y_train))
+            except ValueError as exc:  # e.g. a feature without two distinct values to bin on tiny data
+                raise GbmUnavailable(f"the global model could not be fitted on {len(y_train)} rows: {exc}") from exc
     return GbmModel(models, horizon, visible.freq, len(rows), len(y_train), time.perf_counter() - tic)
 
 
