@@ -121,9 +121,9 @@ def test_forecast_matches_the_pipeline_and_names_its_path(api: TestClient) -> No
     response = api.post("/forecast", json={"unique_id": BAGELS_4OZ, "horizon": 6})
     assert response.status_code == 200, response.text
     forecast = assert_well_formed(response.json(), 6)
-    # Without an LLM or a regression model the floor answers, and every earlier path says why it gave way.
-    assert forecast.path == "baseline"
-    assert [a.path for a in forecast.attempts] == ["llm-few-shot", "llm-zero-shot", "regression", "baseline"]
+    # Without an LLM or a regression model the global gbm answers, and every earlier path says why it gave way.
+    assert forecast.path == "gbm"
+    assert [a.path for a in forecast.attempts] == ["llm-few-shot", "llm-zero-shot", "regression", "gbm"]
     assert "no LLM backend configured" in forecast.attempts[0].reason
     direct = api.app.state.shelfcast.forecast(BAGELS_4OZ, 6)
     assert forecast.point == direct.point and forecast.dates == direct.dates
@@ -385,5 +385,5 @@ def test_shelfcast_serve_over_real_http(tmp_path: Path) -> None:
         output = server.output()
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["path"] == "baseline" and len(body["point"]) == 3 and max(body["quantiles"]["0.9"]) <= 5 * 120
+    assert body["path"] == "gbm" and len(body["point"]) == 3 and max(body["quantiles"]["0.9"]) <= 5 * 120
     assert f"Shelfcast API on {server.url}" in output and "bearer token required" in output, output

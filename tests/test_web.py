@@ -151,7 +151,7 @@ def test_forecast_a_product_found_as_you_type_with_the_keyboard(page, server: st
     # The history drawn is the product's whole sales curve (from its first sale to the end of the data).
     points = block.locator("polyline.history").get_attribute("points").split()
     assert len(points) == len(pastry_slice().history(BAGELS_4OZ))
-    expect(block).to_contain_text("answered by the statistical floor")
+    expect(block).to_contain_text("answered by the global gradient-boosting model")  # no LLM, no regression model
     shot(page, "forecast", tmp_path)
 
 

@@ -14,6 +14,8 @@ const PATH_WORDS = {
   "llm-zero-shot": "the LLM, from the product's own history",
   "llm-new-product": "the LLM, from similar products' launches",
   regression: "the regression model",
+  gbm: "the global gradient-boosting model",
+  combination: "a weighted combination of the paths",
   baseline: "the statistical floor",
 };
 
