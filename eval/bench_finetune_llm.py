@@ -31,7 +31,6 @@ def main() -> None:
     parser.add_argument("--steps-only", action="store_true",
                         help="only the training-step costs, float32 vs bfloat16 autocast (needs no adapter)")
     args = parser.parse_args()
-    import numpy as np
     import torch
 
     from agent.config import ensure_offline, get_settings

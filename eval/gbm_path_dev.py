@@ -18,7 +18,6 @@ fit times are wall seconds on one thread (shared machine: compare within a run).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd

@@ -29,7 +29,6 @@ from real_data import BAGELS_4OZ, pastry_index, pastry_slice
 
 from agent.data import Dataset
 from agent.forecast.chain import ChainSettings
-from agent.grounding import sentences
 from agent.pipeline import Shelfcast
 from agent.report import ReportRequest, build_report
 from agent.prose import judge
