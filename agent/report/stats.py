@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 
 from agent.grounding import values_in
 from agent.report.panel import ReportPanel
-from numeric.baseline import LAUNCH_MIN_OFFSET
+from numeric.baseline import LAUNCH_MIN_OFFSET, is_launch
 
 RECENT_PERIODS = 8
 MIN_MOVER_UNITS = 20.0
@@ -211,7 +211,7 @@ def periods_to_steady(units: np.ndarray) -> int | None:
 
 def ramp_up(panel: ReportPanel, ramp: int) -> RampUp:
     first = panel.first_sale
-    window = (first >= LAUNCH_MIN_OFFSET) & (first + ramp <= panel.periods)
+    window = is_launch(first, panel.periods, ramp)
     periods = np.arange(panel.periods)
     in_ramp = (periods >= first[:, None]) & (periods < first[:, None] + ramp)
     selling = np.count_nonzero((panel.units > 0) & in_ramp, axis=1)
