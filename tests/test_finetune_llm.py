@@ -344,10 +344,11 @@ def test_vllm_serves_the_adapter_as_model_lora(vllm_venv, tiny_trained, tiny_dir
 
 
 def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_trained, tiny_dir: Path) -> None:
-    """--model lora: a clear error without an adapter; with one, the embedded backend that carries it."""
+    """--model lora: a clear error without an adapter; with one, the embedded backend that carries it. A route to a
+    tuned path (TunedOnDemand) takes the same choice, and only an adapter that records its as-of date answers."""
     from agent.config import get_settings
     from agent.llm import select
-    from agent.pipeline import load_backend
+    from agent.pipeline import TunedOnDemand, load_backend
 
     monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path))
     monkeypatch.delenv("SHELFCAST_LLM_URL", raising=False)
@@ -357,6 +358,8 @@ def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             load_backend("embedded", model="tuned")  # type: ignore[arg-type]
         with pytest.raises(AdapterMissing, match="shelfcast finetune llm"):
             load_backend("embedded", model="lora")
+        with pytest.raises(select.TunedUnavailable, match="no LoRA adapter under"):
+            TunedOnDemand("embedded").load()
         result, tokenizer, config = tiny_trained
         adapter = AdapterConfig(adapter_id="pick-me", created=pd.Timestamp.now(tz="UTC").to_pydatetime(),
                                 base_model=tiny_dir.name, training=config, best_step=result.best_step,
@@ -366,6 +369,14 @@ def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(select, "_embedded", {path: tuned})
         backend, note = load_backend("auto", model="lora")
         assert backend is tuned and "pick-me" in note and "SHELFCAST_LLM_URL is not set" in note
+        with pytest.raises(select.TunedUnavailable, match="pick-me records no as-of date"):
+            TunedOnDemand("auto").load()  # trained without a recorded as-of: its backtests cannot be shown leak-free
+        dated = save_adapter(tmp_path / "models" / "llm-lora", result.model, tokenizer, adapter.model_copy(
+            update={"adapter_id": "dated", "data": {"as_of": "2017-10-02"},
+                    "created": adapter.created + pd.Timedelta(seconds=1)}), result.curves)  # the newest
+        monkeypatch.setattr(select, "_embedded", {dated: EmbeddedBackend(tiny_dir, adapter_dir=dated)})
+        loaded = TunedOnDemand("auto").load()  # the newest adapter
+        assert loaded.backend.model_id.endswith("+lora:dated") and str(loaded.as_of) == "2017-10-02"
     finally:
         get_settings.cache_clear()
 
