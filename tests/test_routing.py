@@ -271,30 +271,39 @@ def test_a_tuned_route_without_an_adapter_gives_way_with_the_reason(builder: Con
     assert leaky.path == "llm-new-product" and "may have seen the weeks it would forecast" in leaky.attempts[0].reason
 
 
-def test_the_tuned_adapter_must_say_what_it_saw(tmp_path):
-    """Only an adapter with a recorded as-of date answers: its backtests can then be shown leak-free."""
+def test_the_tuned_adapter_must_say_what_it_saw(home):
+    """Only an adapter with a recorded as-of date answers: its backtests can then be shown leak-free. In-process the
+    backend knows its folder; a server's answers name the adapter, whose folder is looked up on this machine."""
     from finetune.llm.artifact import AdapterConfig
     from finetune.llm.train import LoraTrainConfig
 
-    class OnAdapter:  # what the embedded backend exposes: its adapter folder
-        name, model_id = "embedded", "base+lora:a1"
+    class Backend:
+        name = "test"
 
-        def __init__(self, folder):
-            self.adapter_dir = folder
+        def __init__(self, model_id: str, adapter_dir=None):
+            self.model_id = model_id
+            if adapter_dir is not None:  # the embedded backend: its adapter folder
+                self.adapter_dir = adapter_dir
 
     def adapter(name: str, data: dict):
-        folder = tmp_path / name
-        folder.mkdir()
+        folder = home / "models" / "llm-lora" / name
+        folder.mkdir(parents=True)
         (folder / "adapter_config.json").write_text("{}")
         config = AdapterConfig(adapter_id=name, created=pd.Timestamp("2024-01-01", tz="UTC"), base_model="base",
                                training=LoraTrainConfig(), best_step=0, train_seconds=0.0, threads=1,
                                trainable_parameters=0, data=data, losses={})
         (folder / "config.json").write_text(config.model_dump_json())
-        return OnAdapter(folder)
+        return folder
 
-    dated = TunedOnDemand(loaded=(adapter("a1", {"as_of": "2024-03-04"}), "embedded: test")).load()
+    embedded = Backend("base+lora:a1", adapter("a1", {"as_of": "2024-03-04"}))
+    dated = TunedOnDemand(loaded=(embedded, "embedded: test")).load()
     assert (dated.adapter_id, str(dated.as_of), dated.note) == ("a1", "2024-03-04", "embedded: test")
-    undated = TunedOnDemand(loaded=(adapter("a2", {"dataset": "synthetic"}), "embedded: test"))
+    served = TunedOnDemand(loaded=(Backend("lora:a1"), "vllm-http: test")).load()  # a server serving adapter a1
+    assert (served.adapter_id, str(served.as_of)) == ("a1", "2024-03-04")
+    elsewhere = TunedOnDemand(loaded=(Backend("lora:a9"), "vllm-http: test"))  # no such folder here
+    with pytest.raises(TunedUnavailable, match="a9 records no as-of date here"):
+        elsewhere.load()
+    undated = TunedOnDemand(loaded=(Backend("base+lora:a2", adapter("a2", {"dataset": "synthetic"})), "embedded"))
     with pytest.raises(TunedUnavailable, match="a2 records no as-of date"):
         undated.load()
     with pytest.raises(TunedUnavailable, match="LLM disabled"):
