@@ -166,11 +166,16 @@ class Evidence:
     fitted: Fitted
 
 
+def series_folds(unique_ids: pd.Series, folds: int = FOLDS) -> pd.Series:
+    """Each row's fold: a hash of its series id, so a series' windows stay together and reruns agree."""
+    return unique_ids.map(lambda u: int(hashlib.sha256(str(u).encode()).hexdigest(), 16) % folds)
+
+
 def cross_fit(frame: pd.DataFrame, segments: pd.DataFrame, kind: str, models: list[str],
               folds: int = FOLDS, min_series: int = MIN_SERIES) -> Evidence:
     """Held-out combination and routed rows and calibrated intervals, by series folds (see the module doc)."""
     data = frame.merge(segments, on=["unique_id", "cutoff"], how="left", validate="m:1")
-    fold = data["unique_id"].map(lambda u: int(hashlib.sha256(str(u).encode()).hexdigest(), 16) % folds)
+    fold = series_folds(data["unique_id"], folds)
     equal = {m: 1.0 for m in models}
     derived = {name: np.full((len(data), 3), np.nan) for name in DERIVED}
     routed_model = np.full(len(data), "", dtype=object)
