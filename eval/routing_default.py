@@ -190,8 +190,8 @@ def main() -> None:
             if any(m in models for m in left_out):
                 other = cross_fit(frame, segments, kind, [m for m in models if m not in left_out])
                 variants[label] = (report(kind, task, frame, other, dataset)[1], other)
-        if any(m in models for m in LORA):  # the same tables served where no adapter exists: the fixed order's next
-            fresh = cross_fit(frame, segments, kind, models, gives_way={m: "llm-few-shot" for m in LORA})
+        if any(m in models for m in LORA):  # the same tables served where no adapter exists
+            fresh = cross_fit(frame, segments, kind, models, unavailable=LORA)
             variants["no adapter: tuned routes give way"] = (report(kind, task, frame, fresh, dataset)[1], fresh)
         lines += against_bars(kind, variants)
         if kind == "new" and LORA[0] in models:

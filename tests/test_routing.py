@@ -262,6 +262,13 @@ def test_a_tuned_route_without_an_adapter_gives_way_with_the_reason(builder: Con
     assert forecast.route.startswith("rule new/") and "llm-lora-new-product" in forecast.route
     with pytest.raises(TunedUnavailable, match="no LoRA adapter"):  # the reason is kept, not re-tried per forecast
         on_demand.load()
+    # With the rule's evidence (its scores in the segment) the next path is the best-scored one, not the fixed order's.
+    scored = table([rule(segment_of([], "W-MON"), {"llm-lora-new-product": 1.0}).model_copy(
+        update={"scores": {"llm-lora-new-product": 0.5, "baseline": 0.7, "llm-new-product": 0.8}})])
+    by_evidence = ForecastChain(builder, base, routing=scored, tuned=on_demand).run(launch)
+    assert [a.path for a in by_evidence.attempts] == ["llm-lora-new-product", "baseline"]
+    assert by_evidence.path == "baseline" and len(base.requests) == 1  # the base LLM was not asked again
+    assert "then by backtest wape in the segment: baseline" in by_evidence.route
     # Without any tuned LLM (e.g. batch workers) and without the base one, the floor answers, saying both.
     alone = ForecastChain(builder, None, routing=routing).run(launch)
     assert alone.path == "baseline" and "no tuned LLM here" in alone.attempts[0].reason

@@ -171,19 +171,21 @@ def series_folds(unique_ids: pd.Series, folds: int = FOLDS) -> pd.Series:
     return unique_ids.map(lambda u: int(hashlib.sha256(str(u).encode()).hexdigest(), 16) % folds)
 
 
-def without(weights: dict[str, float], gives_way: dict[str, str]) -> dict[str, float]:
-    """What the chain answers for a choice when the models in `gives_way` cannot run: a combination over the rest
-    (renormalised), or, when none is left, the model `gives_way` names for the first (the fixed order's next)."""
-    kept = {m: w for m, w in weights.items() if m not in gives_way}
-    return kept or {gives_way[next(iter(weights))]: 1.0}
+def without(weights: dict[str, float], scores: dict[str, float], unavailable: tuple[str, ...]) -> dict[str, float]:
+    """What the chain answers for a choice when the `unavailable` models cannot run: a combination over the rest
+    (renormalised), or, when none is left, the path with the best backtest score in the segment."""
+    kept = {m: w for m, w in weights.items() if m not in unavailable}
+    if kept:
+        return kept
+    return {min((m for m in scores if m not in unavailable and m != "combination"), key=scores.__getitem__): 1.0}
 
 
 def cross_fit(frame: pd.DataFrame, segments: pd.DataFrame, kind: str, models: list[str],
-              folds: int = FOLDS, min_series: int = MIN_SERIES, gives_way: dict[str, str] | None = None) -> Evidence:
+              folds: int = FOLDS, min_series: int = MIN_SERIES, unavailable: tuple[str, ...] = ()) -> Evidence:
     """Held-out combination and routed rows and calibrated intervals, by series folds (see the module doc).
 
-    `gives_way`: models chosen by the tables that cannot run where the rows are served (the tuned LLM on a machine
-    without an adapter), each with the model the chain answers with instead; the derived rows then score that."""
+    `unavailable`: models the tables may choose that cannot run where the rows are served (the tuned LLM on a
+    machine without an adapter); the derived rows then score what the chain answers instead (`without`)."""
     data = frame.merge(segments, on=["unique_id", "cutoff"], how="left", validate="m:1")
     fold = series_folds(data["unique_id"], folds)
     equal = {m: 1.0 for m in models}
@@ -201,8 +203,8 @@ def cross_fit(frame: pd.DataFrame, segments: pd.DataFrame, kind: str, models: li
             choice = fitted.choice(segment)
             weights = choice.weights if choice else equal
             choices = {"combination": fitted.combination(segment) or equal, "routed": weights}
-            if gives_way:
-                choices = {name: without(w, gives_way) for name, w in choices.items()}
+            if unavailable:
+                choices = {name: without(w, choice.scores if choice else {}, unavailable) for name, w in choices.items()}
                 weights = choices["routed"]
             routed_model[at] = "+".join(weights) if len(weights) > 1 else next(iter(weights))
             for name, w in choices.items():
