@@ -219,10 +219,14 @@ def test_balanced_sample_is_even_and_repeatable(pastry_pairs) -> None:
 
 @pytest.mark.slow
 def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_path: Path) -> None:
-    """Two steps on real zero-shot pairs with the real SmolLM2; the adapter then answers the chain's prompt."""
+    """Two steps on real zero-shot pairs with the real SmolLM2; the adapter then answers the chain's prompt, and
+    `auto` serves a launch with it where a routing table names the tuned path."""
+    from agent.forecast.chain import ChainSettings, ForecastChain
+    from agent.forecast.routing import RoutingTable, Rule, segment_of
     from agent.models.smollm2 import prepare_smollm2
+    from agent.pipeline import TunedOnDemand
 
-    _, _, pairs = pastry_pairs
+    data, _, pairs = pastry_pairs
     base_dir = prepare_smollm2()
     model, tokenizer = load_base(base_dir)
     config = LoraTrainConfig(steps=2, batch_size=1, lr=1e-2, eval_every=2, seed=0)
@@ -235,7 +239,8 @@ def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_pa
     assert evaluate_loss(result.model, train, tokenizer.eos_token_id) < before  # it learned what it saw
     adapter = AdapterConfig(adapter_id="real-test", created=pd.Timestamp.now(tz="UTC").to_pydatetime(),
                             base_model=base_dir.name, training=config, best_step=result.best_step,
-                            train_seconds=result.seconds, threads=1, trainable_parameters=1, data={}, losses={})
+                            train_seconds=result.seconds, threads=1, trainable_parameters=1,
+                            data={"as_of": str(AS_OF)}, losses={})
     path = save_adapter(tmp_path, result.model, tokenizer, adapter, result.curves)
     tuned = EmbeddedBackend(base_dir, adapter_dir=path)
     request = GenerationRequest(prompt=zero[0].prompt, n=4, max_tokens=24, temperature=0.7, seed=0,
@@ -248,6 +253,15 @@ def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_pa
     base = EmbeddedBackend(base_dir)
     with torch.no_grad():
         assert not torch.allclose(base.model(ids).logits[0, -1], tuned.model(ids).logits[0, -1], atol=1e-3)
+    launches = Rule(segment=segment_of([], data.freq), weights={"llm-lora-new-product": 1.0}, metric="wape",
+                    score=0.5, n_series=200)
+    routing = RoutingTable(dataset=data.name, fingerprint="x", source="test", metric="wape", rules=[launches])
+    chain = ForecastChain(ContextBuilder(data, pastry_index()), base, settings=ChainSettings(samples=4),
+                          routing=routing, tuned=TunedOnDemand(loaded=(tuned, "embedded: test")))
+    forecast = chain.forecast_new("Cinnamon raisin bagels 6 ct", 4, category="BAKED BREAD/BUNS/ROLLS")
+    assert forecast.path == "llm-lora-new-product" and forecast.attempts[0].answered, forecast.fallback_reasons
+    assert forecast.model_ids == [f"{base_dir.name}+lora:real-test"] and forecast.attempts[0].samples_valid >= 2
+    assert forecast.attempts[0].reason == f"tuned weights: adapter real-test, trained on data before {AS_OF}"
 
 
 @pytest.mark.slow
