@@ -159,7 +159,7 @@ class TunedOnDemand:
         if as_of is None:
             raise TunedUnavailable(f"the tuned adapter {adapter_id} records no as-of date here, so its backtests cannot "
                                    "be shown to have never seen a forecast week (retrain with `shelfcast finetune llm`)")
-        return Tuned(backend, adapter_id, as_of, note)
+        return Tuned(backend, adapter_id, as_of)
 
 
 def regressor_choice(dataset: Dataset) -> tuple[Choice | None, str]:

@@ -197,7 +197,7 @@ class FixedTuned:
     """A tuned LLM that is already loaded (agent.pipeline.TunedOnDemand's interface); counts the loads."""
 
     def __init__(self, backend, as_of=DATES[0]):
-        self.tuned, self.loads = Tuned(backend, "adapter-test", as_of.date(), "scripted"), 0
+        self.tuned, self.loads = Tuned(backend, "adapter-test", as_of.date()), 0
 
     def load(self) -> Tuned:
         self.loads += 1
@@ -304,7 +304,7 @@ def test_the_tuned_adapter_must_say_what_it_saw(home):
 
     embedded = Backend("base+lora:a1", adapter("a1", {"as_of": "2024-03-04"}))
     dated = TunedOnDemand(loaded=(embedded, "embedded: test")).load()
-    assert (dated.adapter_id, str(dated.as_of), dated.note) == ("a1", "2024-03-04", "embedded: test")
+    assert (dated.backend, dated.adapter_id, str(dated.as_of)) == (embedded, "a1", "2024-03-04")
     served = TunedOnDemand(loaded=(Backend("lora:a1"), "vllm-http: test")).load()  # a server serving adapter a1
     assert (served.adapter_id, str(served.as_of)) == ("a1", "2024-03-04")
     elsewhere = TunedOnDemand(loaded=(Backend("lora:a9"), "vllm-http: test"))  # no such folder here

@@ -335,8 +335,8 @@ class ForecastChain:
         tuned = self.tuned.load()
         cutoff = context.cutoff.date()
         if tuned.as_of > cutoff:
-            raise PathFailed(f"the tuned adapter {tuned.adapter_id} was trained on data before {tuned.as_of}, after "
-                             f"this forecast's first period {cutoff}: it may have seen the weeks it would forecast")
+            raise PathFailed(f"the tuned adapter {tuned.adapter_id} was trained on data up to {tuned.as_of} (exclusive), "
+                             f"past this forecast's first period {cutoff}: it may have seen the weeks it would forecast")
         return tuned.backend, f"tuned weights: adapter {tuned.adapter_id}, trained on data before {tuned.as_of}"
 
     def _regression(self, context: ForecastContext) -> tuple[np.ndarray, dict]:

@@ -63,7 +63,6 @@ class Tuned:
     backend: LLMBackend
     adapter_id: str
     as_of: date
-    note: str  # which backend and why (choose_backend's reason)
 
 
 class BackendChoice(BaseModel):
