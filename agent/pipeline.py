@@ -21,7 +21,7 @@ from agent.forecast.gbm import GbmForecaster
 from agent.forecast.result import MODEL_ALIAS, Forecast, Mode, forecasts_to_frame
 from agent.forecast.routing import load_routing
 from agent.llm.base import LLMBackend
-from agent.llm.select import Weights
+from agent.llm.select import Tuned, TunedUnavailable, Weights, adapter_as_of
 from agent.retrieval.index import ProductIndex
 
 if TYPE_CHECKING:  # finetune (torch, transformers) loads only when a regression artifact is used
@@ -39,6 +39,7 @@ class Shelfcast:
     settings: ChainSettings = field(default_factory=ChainSettings)
     backend_note: str = ""
     regressor_note: str = ""
+    tuned: TunedOnDemand | None = None  # the LoRA-tuned LLM for routes that name a tuned path (None: those give way)
 
     def __post_init__(self) -> None:
         self.builder = ContextBuilder(self.dataset, self.index)
@@ -46,7 +47,7 @@ class Shelfcast:
         self.routing, self.routing_note = load_routing(self.dataset.sales, self.dataset.freq)
         # The global gbm is fitted lazily, on the first request that reaches it (then cached per origin).
         self.chain = ForecastChain(self.builder, self.backend, self.regressor, self.settings, self.routing,
-                                   self.routing_note, GbmForecaster(self.dataset))
+                                   self.routing_note, GbmForecaster(self.dataset), self.tuned)
         self._stores: dict[str, Shelfcast] = {}
         self._stores_lock = threading.Lock()
 
@@ -65,7 +66,8 @@ class Shelfcast:
         with self._stores_lock:  # one load per store even when concurrent requests ask for it
             if store not in self._stores:
                 self._stores[store] = Shelfcast(load_dataset(None, None, store), self.index, self.backend,
-                                                self.regressor, self.settings, self.backend_note, self.regressor_note)
+                                                self.regressor, self.settings, self.backend_note, self.regressor_note,
+                                                self.tuned)
             return self._stores[store]
 
     @classmethod
@@ -76,8 +78,9 @@ class Shelfcast:
         dataset = load_dataset(sales, catalog, store)
         index = ProductIndex.load_or_build(dataset.catalog, name=dataset.name, sales=dataset.sales, progress=progress)
         llm, note = load_backend(backend, model=llm_model)
+        tuned = TunedOnDemand(backend, loaded=(llm, note) if llm_model == "lora" else None)
         regressor, regressor_note = load_regressor(dataset) if regression else (None, "regression model not loaded")
-        return cls(dataset, index, llm, regressor, settings or ChainSettings(), note, regressor_note)
+        return cls(dataset, index, llm, regressor, settings or ChainSettings(), note, regressor_note, tuned)
 
     def forecast(self, unique_id: str, horizon: int, mode: Mode = "auto", cutoff: pd.Timestamp | None = None) -> Forecast:
         return self.chain.forecast(unique_id, horizon, mode, cutoff)
@@ -115,6 +118,48 @@ def load_backend(prefer: str = "auto", url: str | None = None, model: Weights = 
         return None, "LLM disabled (--backend none)"
     choice = choose_backend("http" if url else prefer, model, adapter, url=url)  # type: ignore[arg-type]
     return choice.backend, f"{choice.name}: {choice.reason}"
+
+
+class TunedOnDemand:
+    """The LoRA-tuned LLM, chosen by `load_backend` the first time a route names a tuned path, never before.
+
+    Routing tables send launches to the tuned weights where they backtested best,
+    but most processes never serve such a route, and loading (merging the adapter
+    in-process) costs seconds and memory. The outcome, the backend or why there is
+    none (no adapter on this machine: a fresh clone has none until `shelfcast
+    finetune llm`; an adapter without a recorded as-of date; a server without
+    'lora'), is kept: each tuned path then answers or gives way with that reason.
+    `loaded`: the backend already chosen on the tuned weights (`--model lora`).
+    """
+
+    def __init__(self, prefer: str = "auto", url: str | None = None, adapter: str = "latest",
+                 loaded: tuple[LLMBackend | None, str] | None = None):
+        self.prefer, self.url, self.adapter, self._loaded = prefer, url, adapter, loaded
+        self._tuned: Tuned | None = None
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Tuned:
+        """The tuned backend with its adapter and as-of date; TunedUnavailable says why there is none."""
+        with self._lock:
+            if self._tuned is None and self._problem is None:
+                try:
+                    self._tuned = self._choose()
+                except (RuntimeError, FileNotFoundError) as exc:  # BackendError, ModelNotAvailable; AdapterMissing
+                    self._problem = str(exc)
+            if self._tuned is None:
+                raise TunedUnavailable(self._problem or "tuned LLM not loaded")
+            return self._tuned
+
+    def _choose(self) -> Tuned:
+        backend, note = self._loaded or load_backend(self.prefer, self.url, "lora", self.adapter)
+        if backend is None:
+            raise TunedUnavailable(note)
+        adapter_id, as_of = adapter_as_of(backend)
+        if as_of is None:
+            raise TunedUnavailable(f"the tuned adapter {adapter_id} records no as-of date here, so its backtests cannot "
+                                   "be shown to have never seen a forecast week (retrain with `shelfcast finetune llm`)")
+        return Tuned(backend, adapter_id, as_of)
 
 
 def regressor_choice(dataset: Dataset) -> tuple[Choice | None, str]:

@@ -219,10 +219,14 @@ def test_balanced_sample_is_even_and_repeatable(pastry_pairs) -> None:
 
 @pytest.mark.slow
 def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_path: Path) -> None:
-    """Two steps on real zero-shot pairs with the real SmolLM2; the adapter then answers the chain's prompt."""
+    """Two steps on real zero-shot pairs with the real SmolLM2; the adapter then answers the chain's prompt, and
+    `auto` serves a launch with it where a routing table names the tuned path."""
+    from agent.forecast.chain import ChainSettings, ForecastChain
+    from agent.forecast.routing import RoutingTable, Rule, segment_of
     from agent.models.smollm2 import prepare_smollm2
+    from agent.pipeline import TunedOnDemand
 
-    _, _, pairs = pastry_pairs
+    data, _, pairs = pastry_pairs
     base_dir = prepare_smollm2()
     model, tokenizer = load_base(base_dir)
     config = LoraTrainConfig(steps=2, batch_size=1, lr=1e-2, eval_every=2, seed=0)
@@ -235,7 +239,8 @@ def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_pa
     assert evaluate_loss(result.model, train, tokenizer.eos_token_id) < before  # it learned what it saw
     adapter = AdapterConfig(adapter_id="real-test", created=pd.Timestamp.now(tz="UTC").to_pydatetime(),
                             base_model=base_dir.name, training=config, best_step=result.best_step,
-                            train_seconds=result.seconds, threads=1, trainable_parameters=1, data={}, losses={})
+                            train_seconds=result.seconds, threads=1, trainable_parameters=1,
+                            data={"as_of": str(AS_OF)}, losses={})
     path = save_adapter(tmp_path, result.model, tokenizer, adapter, result.curves)
     tuned = EmbeddedBackend(base_dir, adapter_dir=path)
     request = GenerationRequest(prompt=zero[0].prompt, n=4, max_tokens=24, temperature=0.7, seed=0,
@@ -248,6 +253,15 @@ def test_real_smollm2_adapter_trains_and_answers_in_process(pastry_pairs, tmp_pa
     base = EmbeddedBackend(base_dir)
     with torch.no_grad():
         assert not torch.allclose(base.model(ids).logits[0, -1], tuned.model(ids).logits[0, -1], atol=1e-3)
+    launches = Rule(segment=segment_of([], data.freq), weights={"llm-lora-new-product": 1.0}, metric="wape",
+                    score=0.5, n_series=200)
+    routing = RoutingTable(dataset=data.name, fingerprint="x", source="test", metric="wape", rules=[launches])
+    chain = ForecastChain(ContextBuilder(data, pastry_index()), base, settings=ChainSettings(samples=4),
+                          routing=routing, tuned=TunedOnDemand(loaded=(tuned, "embedded: test")))
+    forecast = chain.forecast_new("Cinnamon raisin bagels 6 ct", 4, category="BAKED BREAD/BUNS/ROLLS")
+    assert forecast.path == "llm-lora-new-product" and forecast.attempts[0].answered, forecast.fallback_reasons
+    assert forecast.model_ids == [f"{base_dir.name}+lora:real-test"] and forecast.attempts[0].samples_valid >= 2
+    assert forecast.attempts[0].reason == f"tuned weights: adapter real-test, trained on data before {AS_OF}"
 
 
 @pytest.mark.slow
@@ -344,10 +358,11 @@ def test_vllm_serves_the_adapter_as_model_lora(vllm_venv, tiny_trained, tiny_dir
 
 
 def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_trained, tiny_dir: Path) -> None:
-    """--model lora: a clear error without an adapter; with one, the embedded backend that carries it."""
+    """--model lora: a clear error without an adapter; with one, the embedded backend that carries it. A route to a
+    tuned path (TunedOnDemand) takes the same choice, and only an adapter that records its as-of date answers."""
     from agent.config import get_settings
     from agent.llm import select
-    from agent.pipeline import load_backend
+    from agent.pipeline import TunedOnDemand, load_backend
 
     monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path))
     monkeypatch.delenv("SHELFCAST_LLM_URL", raising=False)
@@ -357,6 +372,8 @@ def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             load_backend("embedded", model="tuned")  # type: ignore[arg-type]
         with pytest.raises(AdapterMissing, match="shelfcast finetune llm"):
             load_backend("embedded", model="lora")
+        with pytest.raises(select.TunedUnavailable, match="no LoRA adapter under"):
+            TunedOnDemand("embedded").load()
         result, tokenizer, config = tiny_trained
         adapter = AdapterConfig(adapter_id="pick-me", created=pd.Timestamp.now(tz="UTC").to_pydatetime(),
                                 base_model=tiny_dir.name, training=config, best_step=result.best_step,
@@ -366,6 +383,14 @@ def test_choosing_the_tuned_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(select, "_embedded", {path: tuned})
         backend, note = load_backend("auto", model="lora")
         assert backend is tuned and "pick-me" in note and "SHELFCAST_LLM_URL is not set" in note
+        with pytest.raises(select.TunedUnavailable, match="pick-me records no as-of date"):
+            TunedOnDemand("auto").load()  # trained without a recorded as-of: its backtests cannot be shown leak-free
+        dated = save_adapter(tmp_path / "models" / "llm-lora", result.model, tokenizer, adapter.model_copy(
+            update={"adapter_id": "dated", "data": {"as_of": "2017-10-02"},
+                    "created": adapter.created + pd.Timedelta(seconds=1)}), result.curves)  # the newest
+        monkeypatch.setattr(select, "_embedded", {dated: EmbeddedBackend(tiny_dir, adapter_dir=dated)})
+        loaded = TunedOnDemand("auto").load()  # the newest adapter
+        assert loaded.backend.model_id.endswith("+lora:dated") and str(loaded.as_of) == "2017-10-02"
     finally:
         get_settings.cache_clear()
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_eval import WordRetriever as EvalRetriever
 from test_eval import make_dataset as eval_dataset
-from test_forecast_chain import DATES, WordRetriever, make_dataset
+from test_forecast_chain import DATES, ScriptedBackend, WordRetriever, make_dataset
 
 from agent.config import get_settings
 from agent.forecast.chain import ForecastChain
@@ -32,6 +32,8 @@ from agent.forecast.routing import (
     shipped_tables,
 )
 from eval.harness import EvalConfig, Harness, write_report
+from agent.llm.select import Tuned, TunedUnavailable
+from agent.pipeline import TunedOnDemand
 from eval.harness.routing import cross_fit, fit, to_table
 
 
@@ -186,6 +188,149 @@ def test_combination_rule_answers_with_the_weighted_quantiles(builder: ContextBu
     assert without.path == "combination" and without.point == floor.point
     assert "without regression: no trained regression model" in without.attempts[0].reason
     assert without.calibration.startswith("not calibrated") and "for baseline" in without.calibration  # the floor's q
+
+
+# ---------------------------------------------------------------------- the tuned LLM as a candidate
+
+
+class FixedTuned:
+    """A tuned LLM that is already loaded (agent.pipeline.TunedOnDemand's interface); counts the loads."""
+
+    def __init__(self, backend, as_of=DATES[0]):
+        self.tuned, self.loads = Tuned(backend, "adapter-test", as_of.date()), 0
+
+    def load(self) -> Tuned:
+        self.loads += 1
+        return self.tuned
+
+
+def scripted(model_id: str, value: int) -> ScriptedBackend:
+    backend = ScriptedBackend(lambda r: [f"{value}, {value}, {value}, {value}"] * r.n)
+    backend.model_id = model_id
+    return backend
+
+
+def launch_backtest(lora_error: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Launch rows in the harness's names: the floor errs by 3 units, the tuned LLM's launch row by `lora_error`."""
+    rows = []
+    for i in range(10):
+        for k in range(4):
+            y = 5.0 + k
+            rows.append({"unique_id": f"n{i}", "ds": DATES[20 + k], "cutoff": DATES[19], "y": y,
+                         "floor": y + 3, "floor-lo-80": y + 1, "floor-hi-80": y + 5,
+                         "llm-lora-few-shot": y + lora_error, "llm-lora-few-shot-lo-80": y - 2 + lora_error,
+                         "llm-lora-few-shot-hi-80": y + 2 + lora_error})
+    frame = pd.DataFrame(rows)
+    items = pd.DataFrame({"unique_id": [f"n{i}" for i in range(10)], "cutoff": DATES[19],
+                          "segment": [segment_of([], "W-MON")] * 10})
+    return frame, items
+
+
+def test_launches_route_to_the_tuned_llm_when_its_backtest_wins(builder: ContextBuilder):
+    """The table names the tuned path where the tuned rows backtested best; auto then answers with the tuned weights,
+    and only then loads them."""
+    launch = builder.for_new_product("Cinnamon bagels", 4, DATES[20])
+    for error, path in ((0.5, "llm-lora-new-product"), (9.0, "baseline")):
+        frame, items = launch_backtest(error)
+        evidence = cross_fit(frame, items, "new", ["floor", "llm-lora-few-shot"])
+        routing = to_table([evidence], "synthetic", "x", "test")
+        assert routing.route(segment_of([], "W-MON")).weights == {path: 1.0}
+        base, tuned = scripted("base-model", 90), FixedTuned(scripted("base-model+lora:adapter-test", 40))
+        forecast = ForecastChain(builder, base, routing=routing, tuned=tuned).run(launch)
+        assert forecast.path == path and forecast.attempts[0].path == path, forecast.route
+        assert tuned.loads == (path == "llm-lora-new-product")  # the tuned model is touched only when routed to
+        if path == "llm-lora-new-product":
+            assert forecast.model_ids == ["base-model+lora:adapter-test"] and not base.requests
+            assert forecast.attempts[0].reason == f"tuned weights: adapter adapter-test, trained on data before {DATES[0].date()}"
+            assert forecast.calibration.startswith("80% interval moved by q=") and "llm-lora-new-product" in forecast.calibration
+    # Outside a route (a mode, or the fixed order) the tuned paths never run.
+    fixed = ForecastChain(builder, base, tuned=tuned).run(launch)
+    assert fixed.path == "llm-new-product" and fixed.model_ids == ["base-model"]
+
+
+def test_a_tuned_route_without_an_adapter_gives_way_with_the_reason(builder: ContextBuilder, home):
+    """A fresh clone has no adapter: the tuned path gives way to the fixed order, and the record says why."""
+    routing = table([rule(segment_of([], "W-MON"), {"llm-lora-new-product": 1.0})])
+    launch = builder.for_new_product("Cinnamon bagels", 4, DATES[20])
+    base = scripted("base-model", 90)
+    on_demand = TunedOnDemand("embedded")  # the pipeline's loader: one backend choice, on first use
+    forecast = ForecastChain(builder, base, routing=routing, tuned=on_demand).run(launch)
+    assert [a.path for a in forecast.attempts] == ["llm-lora-new-product", "llm-new-product"]
+    assert forecast.path == "llm-new-product" and forecast.model_ids == ["base-model"]
+    reason = forecast.attempts[0].reason
+    assert reason.startswith("tuned LLM unavailable (no LoRA adapter under") and "shelfcast finetune llm" in reason
+    assert forecast.route.startswith("rule new/") and "llm-lora-new-product" in forecast.route
+    with pytest.raises(TunedUnavailable, match="no LoRA adapter"):  # the reason is kept, not re-tried per forecast
+        on_demand.load()
+    # With the rule's evidence (its scores in the segment) the next path is the best-scored one, not the fixed order's.
+    scored = table([rule(segment_of([], "W-MON"), {"llm-lora-new-product": 1.0}).model_copy(
+        update={"scores": {"llm-lora-new-product": 0.5, "baseline": 0.7, "llm-new-product": 0.8}})])
+    by_evidence = ForecastChain(builder, base, routing=scored, tuned=on_demand).run(launch)
+    assert [a.path for a in by_evidence.attempts] == ["llm-lora-new-product", "baseline"]
+    assert by_evidence.path == "baseline" and len(base.requests) == 1  # the base LLM was not asked again
+    assert "then by backtest wape in the segment: baseline" in by_evidence.route
+    # Without any tuned LLM (e.g. batch workers) and without the base one, the floor answers, saying both.
+    alone = ForecastChain(builder, None, routing=routing).run(launch)
+    assert alone.path == "baseline" and "no tuned LLM here" in alone.attempts[0].reason
+    # An adapter trained on periods after the forecast's first one may have seen them: it gives way too.
+    late = FixedTuned(scripted("base-model+lora:adapter-test", 40), as_of=DATES[25])
+    leaky = ForecastChain(builder, base, routing=routing, tuned=late).run(launch)
+    assert leaky.path == "llm-new-product" and "may have seen the weeks it would forecast" in leaky.attempts[0].reason
+
+
+def test_the_tuned_adapter_must_say_what_it_saw(home):
+    """Only an adapter with a recorded as-of date answers: its backtests can then be shown leak-free. In-process the
+    backend knows its folder; a server's answers name the adapter, whose folder is looked up on this machine."""
+    from finetune.llm.artifact import AdapterConfig
+    from finetune.llm.train import LoraTrainConfig
+
+    class Backend:
+        name = "test"
+
+        def __init__(self, model_id: str, adapter_dir=None):
+            self.model_id = model_id
+            if adapter_dir is not None:  # the embedded backend: its adapter folder
+                self.adapter_dir = adapter_dir
+
+    def adapter(name: str, data: dict):
+        folder = home / "models" / "llm-lora" / name
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text("{}")
+        config = AdapterConfig(adapter_id=name, created=pd.Timestamp("2024-01-01", tz="UTC"), base_model="base",
+                               training=LoraTrainConfig(), best_step=0, train_seconds=0.0, threads=1,
+                               trainable_parameters=0, data=data, losses={})
+        (folder / "config.json").write_text(config.model_dump_json())
+        return folder
+
+    embedded = Backend("base+lora:a1", adapter("a1", {"as_of": "2024-03-04"}))
+    dated = TunedOnDemand(loaded=(embedded, "embedded: test")).load()
+    assert (dated.backend, dated.adapter_id, str(dated.as_of)) == (embedded, "a1", "2024-03-04")
+    served = TunedOnDemand(loaded=(Backend("lora:a1"), "vllm-http: test")).load()  # a server serving adapter a1
+    assert (served.adapter_id, str(served.as_of)) == ("a1", "2024-03-04")
+    elsewhere = TunedOnDemand(loaded=(Backend("lora:a9"), "vllm-http: test"))  # no such folder here
+    with pytest.raises(TunedUnavailable, match="a9 records no as-of date here"):
+        elsewhere.load()
+    undated = TunedOnDemand(loaded=(Backend("base+lora:a2", adapter("a2", {"dataset": "synthetic"})), "embedded"))
+    with pytest.raises(TunedUnavailable, match="a2 records no as-of date"):
+        undated.load()
+    with pytest.raises(TunedUnavailable, match="LLM disabled"):
+        TunedOnDemand("none").load()
+
+
+def test_a_combination_with_the_tuned_llm(builder: ContextBuilder):
+    segment = segment_of(builder.for_product("bagel", 4, DATES[20]).history, "W-MON")
+    combo = table([rule(segment.generalisations()[-1], {"llm-lora-zero-shot": 1.0, "regression": 1.0})])
+    tuned = FixedTuned(scripted("base+lora:adapter-test", 100))
+    forecast = ForecastChain(builder, None, Constant(0, 0, 0), routing=combo, tuned=tuned).forecast(
+        "bagel", 4, cutoff=DATES[20])
+    zero_shot = ForecastChain(builder, tuned.tuned.backend).forecast("bagel", 4, mode="zero-shot", cutoff=DATES[20])
+    assert forecast.path == "combination" and forecast.model_ids == ["base+lora:adapter-test", "reg-test"]
+    np.testing.assert_allclose(forecast.point, 0.5 * np.array(zero_shot.point), atol=1e-3)
+    assert forecast.attempts[0].reason == "quantile average of llm-lora-zero-shot 0.50, regression 0.50"
+    # Without the tuned weights the combination is regression's alone, and says why.
+    without = ForecastChain(builder, None, Constant(0, 0, 0), routing=combo).forecast("bagel", 4, cutoff=DATES[20])
+    assert without.path == "combination" and without.point == [0.0] * 4
+    assert "without llm-lora-zero-shot: no tuned LLM here" in without.attempts[0].reason
 
 
 # ---------------------------------------------------------------------- the harness writes it

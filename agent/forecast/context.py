@@ -108,6 +108,10 @@ class ContextBuilder:
         self._ds, self._y = pd.DatetimeIndex(sales["ds"]), sales["y"].to_numpy()
         self._start, self._end = dataset.sales["ds"].min(), dataset.sales["ds"].max()
         self._periods = pd.date_range(self._start, self._end, freq=dataset.freq)  # positions, as in agent.data.panel
+        # pandas builds an index's lookup table on the first get_loc, and not thread-safely: concurrent first
+        # lookups (forecast_many, the harness's threads) raised KeyError for dates in the index. Build it now.
+        if len(self._periods):
+            self._periods.get_loc(self._periods[0])
 
     def default_cutoff(self) -> pd.Timestamp:
         """The period right after the data ends: a forecast of the true future."""

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 
 from numeric.quantiles import LEVEL, QUANTILES, key
 
-ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "regression", "gbm", "baseline",
-                       "combination"]
+ForecastPath = Literal["llm-few-shot", "llm-zero-shot", "llm-new-product", "llm-lora-few-shot", "llm-lora-zero-shot",
+                       "llm-lora-new-product", "regression", "gbm", "baseline", "combination"]
 Mode = Literal["auto", "few-shot", "zero-shot", "regression", "gbm", "baseline"]
 
 
