@@ -292,6 +292,129 @@ def _first(match: re.Match[str]) -> str:
     return next(group for group in match.groups() if group is not None)
 
 
+def _read_lead_time(scan: _Scanner) -> tuple[int, str] | None:
+    """'lead time 10 days', 'a 2 week lead time', 'deliveries take 3 days' -> weekly periods (unbounded)."""
+    if not (match := scan.take(_PATTERNS["lead_time"])):
+        return None
+    groups = match.groups()
+    at = next(i for i in range(0, len(groups), 2) if groups[i] is not None)
+    return _weeks(float(groups[at]), groups[at + 1] or "week"), match.group(0).strip()
+
+
+def _level(raw: str) -> float:
+    """A service level as written -> a fraction: '95%', '95' and '.95' are all 0.95."""
+    raw = raw.replace(" ", "")
+    number = float(raw.rstrip("%"))
+    return number / 100 if raw.endswith("%") or number > 1 else number
+
+
+def _read_service_level(scan: _Scanner) -> tuple[float, str] | None:
+    """'95% service level', 'service level .97', or a stock-out risk ('a 5% chance of a stockout': 0.95)."""
+    if match := scan.take(_PATTERNS["service_level"]):
+        return _level(_first(match)), match.group(0).strip()
+    if match := scan.take(_PATTERNS["stockout_risk"]):
+        return 1 - float(_first(match)) / 100, match.group(0).strip()
+    return None
+
+
+def _read_on_hand(scan: _Scanner) -> tuple[float, str] | None:
+    """'40 units on hand', 'we have 60', 'down to 8' -> units in stock."""
+    if not (match := scan.take(_PATTERNS["on_hand"])):
+        return None
+    scan.take(_PATTERNS["stock_words"])
+    return float(_first(match)), match.group(0).strip()
+
+
+def _read_store(scan: _Scanner) -> tuple[str, str] | None:
+    return (match.group(1), match.group(0).strip()) if (match := scan.take(_PATTERNS["store"])) else None
+
+
+def _read_price(scan: _Scanner) -> tuple[float, str] | None:
+    """'$2.50', '5 dollars', '99 cents', 'price to 1.99' -> dollars (unbounded)."""
+    if not (match := scan.take(_PATTERNS["price"])):
+        return None
+    return float(_first(match)) / (100 if re.search(r"cents?\b|¢", match.group(0)) else 1), match.group(0).strip()
+
+
+def _read_horizon(scan: _Scanner) -> tuple[int, str] | None:
+    """Periods asked for: '6 weeks', '2 months' (4 weeks each), 'next quarter', 'horizon 8' (unbounded)."""
+    if match := scan.take(_PATTERNS["horizon_word"]):
+        return int(match.group(1)), match.group(0).strip()
+    if match := scan.take(_PATTERNS["horizon"]):
+        return _weeks(float(match.group(1)), match.group(2)), match.group(0).strip()
+    for pattern, periods in _PERIOD_PHRASES.items():
+        if match := scan.take(re.compile(pattern)):
+            return periods, match.group(0).strip()
+    return None
+
+
+# The literal fields in the order the rules take them out of the question: a lead time's "10 days" is read
+# before a horizon can be, a service level's "95%" before a price.
+_READERS = {"lead_time": _read_lead_time, "service_level": _read_service_level, "on_hand": _read_on_hand,
+            "store": _read_store, "price": _read_price, "horizon": _read_horizon}
+
+
+def bounded(name: str, value: float | int | str, notes: list[str]) -> float | int | str | None:
+    """A field's value within the Query's bounds, with a note when it was changed (None: dropped, said why)."""
+    if name == "lead_time":
+        return min(26, int(value))
+    if name == "service_level":
+        level = min(0.999, max(0.5, float(value)))
+        if level != value:
+            notes.append(f"service level {float(value):.1%} is outside 50%..99.9%; using {level:.1%}")
+        return level
+    if name == "on_hand":
+        return min(1_000_000.0, float(value))
+    if name == "price":
+        if 0 < float(value) <= 10_000:
+            return float(value)
+        notes.append(f"price {float(value):g} is outside 0..10,000; ignored")
+        return None
+    if name == "horizon":
+        if int(value) > MAX_HORIZON:
+            notes.append(f"horizon of {value} periods is beyond the limit; using {MAX_HORIZON}")
+            return MAX_HORIZON
+        return max(1, int(value))
+    return value
+
+
+_COUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(dozen)?")
+_OUT_OF_STOCK = re.compile(r"\b(?:out of stock|sold out|completely out|none left|nothing left|empty|out)\b")
+_ONE_IN = re.compile(r"\b(\d+)\s*(?:times?\s*)?(?:in|out of)\s*(\d+)\b")
+
+
+def span_value(name: str, span: str) -> float | int | str | None:
+    """The value of one field from a span of the (normalized) question that a reader, e.g. the tagger, marked
+    as that field: the rules' own reader of the field first, then the span read without its cue words (a lead
+    time's '10 days', a service level's '97', a stock's '36' or 'sold out'), since the marking says what it is.
+    Unbounded; `bounded` applies the Query's limits. None: no value in the span."""
+    scan = _Scanner(span)
+    reader = _READERS.get(name)
+    if reader is not None and (read := reader(scan)) is not None:
+        return read[0]
+    if name == "lead_time":
+        return read[0] if (read := _read_horizon(_Scanner(span))) else None
+    if name == "service_level":
+        if match := _ONE_IN.search(span):  # "running out 1 time in 20": 0.95
+            return 1 - int(match.group(1)) / max(1, int(match.group(2)))
+        match = re.search(r"(\d*\.\d+|\d+(?:\.\d+)?)\s*(%?)", span)
+        if not match:
+            return None
+        level = _level(match.group(1) + match.group(2))
+        return 1 - level if re.search(r"stock[- ]?out|out of stock|running out|run out|risk", span) else level
+    if name == "on_hand":
+        if match := _COUNT.search(span):
+            return float(match.group(1)) * (12 if match.group(2) else 1)
+        return 0.0 if _OUT_OF_STOCK.search(span) else None
+    if name == "price":
+        match = re.search(r"\d+(?:\.\d+)?|\.\d+", span)
+        return float(match.group(0)) if match else None
+    if name == "store":
+        match = re.search(r"\d{1,12}", span)
+        return match.group(0) if match else None
+    return None
+
+
 def find_intent(text: str, vocabulary: Iterable[str] = ()) -> tuple[Intent, str | None]:
     """(intent, the keyword that decided it); exact phrases first, then "which ..., X or Y" (a comparison),
     then close misspellings of single keywords."""
@@ -409,48 +532,21 @@ def parse(question: str, lexicon: Lexicon | None = None) -> RuleParse:
     found: dict[str, object] = {}
 
     quoted = scan.take(_PATTERNS["quoted"])
-    if match := scan.take(_PATTERNS["lead_time"]):
-        literals["lead_time"] = match.group(0).strip()
-        groups = match.groups()
-        at = next(i for i in range(0, len(groups), 2) if groups[i] is not None)
-        found["lead_time"] = min(26, _weeks(float(groups[at]), groups[at + 1] or "week"))
-    if match := scan.take(_PATTERNS["service_level"]):
-        literals["service_level"] = match.group(0).strip()
-        raw = _first(match).replace(" ", "")
-        level = float(raw.rstrip("%")) / 100 if raw.endswith("%") or float(raw.rstrip("%")) > 1 else float(raw)
-    elif match := scan.take(_PATTERNS["stockout_risk"]):
-        literals["service_level"] = match.group(0).strip()
-        raw = _first(match)
-        level = 1 - float(raw) / 100
-    if "service_level" in literals:
-        found["service_level"] = min(0.999, max(0.5, level))
-        if found["service_level"] != level:
-            notes.append(f"service level {level:.1%} is outside 50%..99.9%; using {found['service_level']:.1%}")
-    if match := scan.take(_PATTERNS["on_hand"]):
-        literals["on_hand"] = match.group(0).strip()
-        found["on_hand"] = min(1_000_000.0, float(_first(match)))
-        scan.take(_PATTERNS["stock_words"])
-    if match := scan.take(_PATTERNS["store"]):
-        literals["store"] = match.group(0).strip()
-        found["store"] = match.group(1)
     ids = []
     while match := scan.take(_PATTERNS["product_id"]):
         ids.append(match.group(1))
-    if match := scan.take(_PATTERNS["price"]):
-        literals["price"] = match.group(0).strip()
-        price = float(_first(match)) / (100 if re.search(r"cents?\b|¢", match.group(0)) else 1)
-        if 0 < price <= 10_000:
-            found["price"] = price
-        else:
-            notes.append(f"price {price:g} is outside 0..10,000; ignored")
-    horizon = _horizon(scan, literals, notes)
+    for name, reader in _READERS.items():
+        if (read := reader(scan)) is not None:
+            value, literals[name] = read
+            if (kept := bounded(name, value, notes)) is not None:
+                found[name] = kept
     category = scan.take(_PATTERNS["category"])
 
     intent, keyword = find_intent(normalize(question), vocabulary)
     if intent == "forecast" and "price" in found:  # "sales at $0.99": a forecast at a stated price is a what-if
         intent, keyword = "what_if_price", literals["price"]
     products = ids + product_texts(scan.text, lexicon)
-    query_fields: dict[str, object] = {"intent": intent, "horizon": horizon, "measure": _measure(scan.text, vocabulary),
+    query_fields: dict[str, object] = {"intent": intent, "measure": _measure(scan.text, vocabulary),
                                        **found}
     if category:
         query_fields["category"] = _first(category).strip()
@@ -469,23 +565,3 @@ def parse(question: str, lexicon: Lexicon | None = None) -> RuleParse:
         products = products[:MAX_PRODUCTS]
     query_fields["products"] = products
     return RuleParse(query=Query(**query_fields), intent_keyword=keyword, literals=literals, notes=notes)
-
-
-def _horizon(scan: _Scanner, literals: dict[str, str], notes: list[str]) -> int | None:
-    """Periods asked for: '6 weeks', '2 months' (4 weeks each), 'next quarter', 'horizon 8'; bounded to 1..52."""
-    weeks: int | None = None
-    if match := scan.take(_PATTERNS["horizon_word"]):
-        weeks, literals["horizon"] = int(match.group(1)), match.group(0).strip()
-    elif match := scan.take(_PATTERNS["horizon"]):
-        weeks, literals["horizon"] = _weeks(float(match.group(1)), match.group(2)), match.group(0).strip()
-    else:
-        for pattern, periods in _PERIOD_PHRASES.items():
-            if match := scan.take(re.compile(pattern)):
-                weeks, literals["horizon"] = periods, match.group(0).strip()
-                break
-    if weeks is None:
-        return None
-    if weeks > MAX_HORIZON:
-        notes.append(f"horizon of {weeks} periods is beyond the limit; using {MAX_HORIZON}")
-        return MAX_HORIZON
-    return max(1, weeks)
