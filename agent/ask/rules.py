@@ -179,7 +179,7 @@ _WORD_NUMBERS = {
     "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
     "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90, "zero": 0,
-    "a couple of": 2, "a couple": 2, "couple of": 2, "a dozen": 12, "dozen": 12,
+    "a couple of": 2, "a couple": 2, "couple of": 2,
 }
 _UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "fortnight": 2, "month": 4, "mo": 4, "quarter": 13, "year": 52}
 _QUALIFIER = r"(?:a|the|next|this|coming|following|upcoming|first)"
@@ -248,8 +248,11 @@ def normalize(question: str) -> str:
     text = re.sub(r"(?<=[a-z])'(?:s|re|ll|ve|d|m)\b", "", text)  # "what's" -> "what", "bagel's" -> "bagel"
     for words, value in sorted(_WORD_NUMBERS.items(), key=lambda item: -len(item[0])):
         text = re.sub(rf"\b{words}\b", str(value), text)
-    # "20 6" came from "twenty six": join tens and units.
-    text = re.sub(r"\b([2-9]0) ([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
+    # "20 6" and "20-6" came from "twenty six", "twenty-six": join tens and units; then dozens.
+    text = re.sub(r"\b([2-9]0)[ -]([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
+    text = re.sub(r"\b(\d+) dozen\b", lambda m: str(int(m.group(1)) * 12), text)
+    text = re.sub(r"\b(?:an? )?dozen\b", "12", text)
+    text = re.sub(r"\b(\d{1,3}),(\d{3})\b", r"\1\2", text)  # thousands: "1,200" -> "1200"
     text = re.sub(r"nite\b", "night", text)  # informal spelling: "fortnite", "tonite"
     text = re.sub(r"(\d)\s*(?:percent|per cent|pct)\b", r"\1%", text)  # after the number words: "ninety five percent"
     text = re.sub(r"\bhalf (?:a )?year\b", "26 weeks", text)
@@ -375,6 +378,9 @@ def bounded(name: str, value: float | int | str, notes: list[str]) -> float | in
             notes.append(f"horizon of {value} periods is beyond the limit; using {MAX_HORIZON}")
             return MAX_HORIZON
         return max(1, int(value))
+    if name == "store" and not re.fullmatch(r"\d{1,12}", str(value)):
+        notes.append(f"store {str(value)[:20]} is not a store number of 1-12 digits; ignored")
+        return None
     return value
 
 
@@ -410,7 +416,7 @@ def span_value(name: str, span: str) -> float | int | str | None:
         match = re.search(r"\d+(?:\.\d+)?|\.\d+", span)
         return float(match.group(0)) if match else None
     if name == "store":
-        match = re.search(r"\d{1,12}", span)
+        match = re.search(r"\d+", span)
         return match.group(0) if match else None
     return None
 
@@ -472,6 +478,20 @@ def _question_word(word: str, known: frozenset[str]) -> bool:
     if len(bare) >= 5 and misspelling(bare, _FUZZY_KEYWORDS):
         return True
     return zipf_frequency(bare, "en") < 3 and misspelling(bare, _LONG_STOPWORDS) is not None
+
+
+def trim_question_words(text: str, lexicon: Lexicon | None = None) -> str:
+    """`text` without the question words at its edges (_question_word: stopwords, framing words, misspelled
+    keywords such as "forcast"; never a catalog word): for product texts another reader marked."""
+    lexicon = lexicon or Lexicon()
+    known = lexicon.words
+    words = text.split()
+    # A question word that begins a catalog phrase is the product's ("all family cereal"), as in product_texts.
+    while words and _question_word(words[0], known) and not lexicon.has_phrase(words[:2], abbreviated=False):
+        words.pop(0)
+    while words and _question_word(words[-1], known):
+        words.pop()
+    return " ".join(words)
 
 
 def _split(text: str, lexicon: Lexicon) -> list[str]:

@@ -373,7 +373,7 @@ class Templates:
             elif extra[1] == "store":
                 glue = self.pick([", ", " at ", " in ", " for ", " - "])
             if self.rng.random() < 0.3 and extra[1] in ("horizon", "store"):
-                parts = [(open_, None), extra, (", ", None), *core]
+                parts = [(open_, None), extra, (self.pick([", ", " ", ": ", " - "]), None), *core]
             else:
                 parts.append((glue, None))
                 parts.append(extra)
@@ -390,6 +390,8 @@ class Templates:
             words, tags = [], []
             for text, field in parts:
                 piece = WORD.findall(normalize(text)) if text.strip() else []
+                if field is None:  # typing slips in the question's frame too ("forcast", "hw many")
+                    piece = [typo(w, self.rng) if self.rng.random() < 0.04 else w for w in piece]
                 words += piece
                 tags += [("O" if field is None else f"{'B' if k == 0 else 'I'}-{field}") for k in range(len(piece))]
             if words and len(words) <= 64:
@@ -471,3 +473,25 @@ def train(examples: list[Example], epochs: int, seed: int, counts: dict[str, int
                           intents=list(INTENTS), seed=seed, epochs=epochs, examples=counts or {"given": len(examples)},
                           seconds=round(time.perf_counter() - started, 1), final_loss=curves[-1].loss)
     return Tagger(encoder, tokenizer, head, config), curves
+
+
+SEEN_SETS = ("dev", "a", "b", "c", "d")
+QUESTIONS = Path(__file__).resolve().parents[2] / "tests"  # the question sets of a source checkout
+
+
+def train_tagger(root: Path, epochs: int = 15, templates: int = 4000, seed: int = 0,
+                 sets: Sequence[str] = SEEN_SETS, questions: Path = QUESTIONS,
+                 progress: Callable[[str, int, int], None] | None = None) -> Tagger:
+    """Train on templates from the built-in catalog plus the question sets `sets` found in `questions` (none in
+    an installed package: templates alone), save under `root` and return the tagger (its `path` set)."""
+    import pandas as pd
+
+    from agent.data import load_builtin
+
+    catalog = load_builtin().catalog
+    lexicon = Lexicon(pd.unique(catalog["text"]))
+    found = load_question_sets(questions, sets) if Path(questions).is_dir() else {}
+    examples, counts = training_examples(catalog, found, templates, seed, lexicon)
+    tagger, curves = train(examples, epochs, seed, counts, progress=progress)
+    tagger.save(root, curves)
+    return tagger
