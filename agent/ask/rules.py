@@ -1,7 +1,12 @@
 """The deterministic question parser: regexes and a keyword vocabulary, always available, fast.
 
-It is the fallback when the LLM is unavailable or its reading cannot be
-trusted, and the evidence the LLM's reading is checked against (llm_parse.py).
+Its roles: the reader of literal values for every other reader (one reader
+per field, `_READERS`; `span_value` reads a span the question tagger marked
+with the same readers), the parser `ask` uses alone when no question tagger is
+trained (agent/ask/tagger.py), and the evidence the LLM's reading is checked
+against (llm_parse.py). Alone it does not generalize: each blind question set
+landed at about two thirds fully right (set C 65%, set D 68%, below); the
+tagger combined with these readers read set D 86/99 (tagger.combine).
 The steps, in order:
 
 1. normalize: lower case, number words to digits ("two weeks" -> "2 weeks");

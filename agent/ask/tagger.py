@@ -25,6 +25,7 @@ why) and config.json; `newest` finds the latest complete one.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from datetime import datetime
 from pathlib import Path
@@ -192,7 +193,7 @@ class Tagger:
         revenue = sequence_logits[:, len(INTENTS):].argmax(-1)
         tagged = []
         for i, question_words in enumerate(split):
-            tags = [TAGS[int(k)] for k in tag_logits[i, :len(question_words)].argmax(-1)]
+            tags = [TAGS[k] for k in bio_path(tag_logits[i, :len(question_words)].log_softmax(-1).tolist())]
             best = int(intent_p[i].argmax())
             tagged.append(Tagged(words=question_words, tags=tags, intent=INTENTS[best],
                                  intent_probability=round(float(intent_p[i, best]), 6),
@@ -262,6 +263,31 @@ def list_taggers(root: Path) -> list[tuple[Path, TaggerConfig]]:
     from finetune.folders import list_folders
 
     return list_folders(root, WEIGHTS, read_config, FORMAT_VERSION)
+
+
+def _allowed(previous: str, tag: str) -> bool:
+    """BIO: an I- tag continues a span of its own field, nothing else."""
+    return not tag.startswith("I-") or previous[2:] == tag[2:]
+
+
+def bio_path(scores: list[list[float]]) -> list[int]:
+    """The tag indices with the highest total log-probability among valid BIO sequences (Viterbi). Per-word
+    argmax can start a span with I- or switch fields inside one ("[mini|B-title] [peeled|I-product]"), which
+    splits or cuts the span; this keeps each span whole under one field."""
+    best = [score if _allowed("O", TAGS[k]) else -math.inf for k, score in enumerate(scores[0])]
+    back: list[list[int]] = []
+    for row in scores[1:]:
+        pointers, current = [], []
+        for k, score in enumerate(row):
+            j = max((j for j in range(len(TAGS)) if _allowed(TAGS[j], TAGS[k])), key=lambda j: best[j])
+            pointers.append(j)
+            current.append(best[j] + score)
+        back.append(pointers)
+        best = current
+    path = [max(range(len(TAGS)), key=lambda k: best[k])]
+    for pointers in reversed(back):
+        path.append(pointers[path[-1]])
+    return path[::-1]
 
 
 def tagger_root() -> Path:
