@@ -25,7 +25,7 @@ from agent.training.tagger import (QUESTIONS, Templates, catalog_phrases, label_
 UNSEEN = [  # (question, intent, products or title/category text)
     ("could you eyeball how much peanut butter we'll shift over the next 5 weeks", "forecast", ["peanut butter"]),
     ("tortilla chips versus pretzels, which one wins this month", "compare", ["tortilla chips", "pretzels"]),
-    ("time to top up the shelf of paper towels, vendor turnaround 9 days", "reorder", ["paper towels"]),
+    ("time to top up the shelf of paper towels, vendor lead time is 9 days", "reorder", ["paper towels"]),
     ("how are frozen pizzas doing these days", "trend_report", ["frozen pizzas"]),
 ]
 
