@@ -1,26 +1,36 @@
-"""Question parsing (rules, LLM, final) on three question sets, and `ask` end to end per intent.
+"""Question parsing (rules, question tagger, LLM, final) on the question sets, and `ask` end to end per intent.
 
-Usage: python eval/bench_ask.py [--set dev|a|b|c|d] [--backend embedded|http] [--limit N] > eval/results/bench_ask[_SET].txt
-       python eval/bench_ask.py [--set dev|a|b|c|d] --replay eval/results/bench_ask[_SET].txt  # the recorded LLM
-           outputs of that set's run, re-judged by the current rules and policy (no model; the prompt does not
+Usage: python eval/bench_ask.py [--set dev|a|b|c|d|e] [--backend embedded|http|none] [--tagger newest|none|PATH]
+           [--limit N] > eval/results/bench_ask[_SET].txt
+       python eval/bench_ask.py [--set ...] --tagger none --replay eval/results/bench_ask[_SET].txt  # the recorded
+           LLM outputs of that set's run, re-judged by the current rules and policy (no model; the prompt does not
            depend on the rules, so the outputs are what the model would write again at temperature 0)
        python eval/bench_ask.py --latency > eval/results/bench_ask_latency.txt  # one question per intent
 
-Parsing: for each question, the rules' Query, the LLM's raw reading (always
-asked here, `force_llm`, before any fallback), and the final Query `ask`
-uses: the rules' when they are sure (llm_parse.sure: `ask` does not call the
+Parsing: for each question, the rules' Query, the tagger's alone
+(tagger.query_from_tags; `--tagger newest` is the newest under
+$SHELFCAST_HOME/models/ask-tagger, as `ask` uses), the LLM's raw reading
+(always asked when a backend is given, `force_llm`), and the final Query
+`ask` uses: with a tagger, tagger.combine of its reading and the rules'; without
+one, the rules' when they are sure (llm_parse.sure: `ask` does not call the
 LLM then), else the LLM's if it held up, else the rules'. A question is right
 when every field matches (intent, products, horizon, store, price and the
-case's extras); intent accuracy alone too. Sets: dev (tests/ask_questions.py,
-the rules' development set), a and b (tests/ask_questions_heldout.py: a was
-seen after its first scoring, b was written after the rule changes and scored
-blind, then its misses were fixed as classes, so it is no longer blind), and c
-(tests/ask_questions_heldout_c.py: written blind, without reading the rules,
-scored once after the set-B fixes, 60/93, then seen and fixed: development
-data since; eval/results/bench_ask_heldout_c.txt is the blind record), and d
-(tests/ask_questions_heldout_d.py: written blind after those fixes, scored once:
-eval/results/bench_ask_heldout_d.txt, the held-out measure). The
-rules read with the built-in catalog's Lexicon, as `ask` does with its index's.
+case's extras); intent accuracy alone too. The median parse time of the rules
+and of the tagger, in the same run, is the tagger's latency cost. Sets: dev
+(tests/ask_questions.py, the rules' development set), a and b
+(tests/ask_questions_heldout.py: a was seen after its first scoring, b was
+written after the rule changes and scored blind, then its misses were fixed as
+classes, so it is no longer blind), c (tests/ask_questions_heldout_c.py:
+written blind, scored once after the set-B fixes, 60/93, then seen and fixed:
+eval/results/bench_ask_heldout_c.txt is the blind record), d
+(tests/ask_questions_heldout_d.py: written blind after those fixes, scored once
+by the rules: eval/results/bench_ask_heldout_d.txt; then the tagger's
+development measure, never trained on until the shipped tagger:
+eval/results/bench_ask_tagger_heldout_d.txt), and e
+(tests/ask_questions_heldout_e.py, HELDOUT_E: the shipped tagger's blind set,
+added by whoever writes it; the run stops with a message while it is absent).
+The rules read with the built-in catalog's Lexicon, as `ask` does with its
+index's.
 
 Latency: `ask` end to end with the backend (embedded SmolLM2 by default) on
 a real slice of the built-in data (the grocery categories of issue 14 plus
