@@ -90,6 +90,10 @@ def test_whatever_is_tagged_the_query_stays_bounded(tagger: Tagger) -> None:
     query, notes = query_from_tags(Tagged(words=words, tags=["B-price"] + ["I-price"] * 3, intent="what_if_price",
                                           intent_probability=0.5, measure="quantity"))
     assert query.price is None and "outside" in notes[0]
+    title = ["launching"] + ["crunchy"] * 40
+    query, _ = query_from_tags(Tagged(words=title, tags=["O", "B-title"] + ["I-title"] * 39, intent="new_product",
+                                      intent_probability=0.9, measure="quantity"))
+    assert query.title.startswith("crunchy") and len(query.title) <= 120 and query.products == []
 
 
 def test_span_values_reuse_the_rules_readers() -> None:

@@ -485,9 +485,21 @@ def _question_word(word: str, known: frozenset[str]) -> bool:
     return zipf_frequency(bare, "en") < 3 and misspelling(bare, _LONG_STOPWORDS) is not None
 
 
+def _trim_framing_end(words: list[str], lexicon: Lexicon) -> list[str]:
+    """Framing words (Lexicon.framing) off the end of a product's words. Only the end: a product's head noun comes
+    last, and what follows it is the question's frame ("pretzels out the door"); words before it are modifiers,
+    common English or not ("black beans", "rock salt": the catalog writes "BEANS ... BLACK"). A pair the catalog
+    has stays together."""
+    words = list(words)
+    while len(words) > 1 and lexicon.framing(words[-1]) and not lexicon.has_phrase(words[-2:], abbreviated=False):
+        words.pop()
+    return words
+
+
 def trim_question_words(text: str, lexicon: Lexicon | None = None) -> str:
     """`text` without the question words at its edges (_question_word: stopwords, framing words, misspelled
-    keywords such as "forcast"; never a catalog word): for product texts another reader marked."""
+    keywords such as "forcast"; never a catalog word) and framing words at its end ("frozen vegetables left"),
+    as product_texts trims its own: for product texts another reader marked."""
     lexicon = lexicon or Lexicon()
     known = lexicon.words
     words = text.split()
@@ -496,7 +508,7 @@ def trim_question_words(text: str, lexicon: Lexicon | None = None) -> str:
         words.pop(0)
     while words and _question_word(words[-1], known):
         words.pop()
-    return " ".join(words)
+    return " ".join(_trim_framing_end(words, lexicon))
 
 
 def _split(text: str, lexicon: Lexicon) -> list[str]:
@@ -534,11 +546,7 @@ def product_texts(text: str, lexicon: Lexicon | None = None) -> list[str]:
         if not re.search(r"[a-z]", " ".join(words)):
             continue
         untrimmed.append(" ".join(words)[:80])
-        # Only the end is trimmed: a product's head noun comes last, and what follows it is the question's frame
-        # ("pretzels out the door"); words before it are modifiers, common English or not ("black beans", "rock
-        # salt": the catalog writes "BEANS ... BLACK"). A pair the catalog has stays together.
-        while len(words) > 1 and lexicon.framing(words[-1]) and not lexicon.has_phrase(words[-2:], abbreviated=False):
-            words.pop()
+        words = _trim_framing_end(words, lexicon)
         if re.search(r"[a-z]", phrase := " ".join(words)) and not (len(words) == 1 and lexicon.framing(words[0])):
             pieces.append(phrase[:80])
     # Framing words alone are the question's frame ("if we start"), unless nothing else could be the product:
