@@ -6,6 +6,7 @@ tagger never saw, to check that what it learned carries over.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,10 +63,14 @@ def test_unseen_phrasings_get_their_intent_and_product_spans(tagger: Tagger) -> 
     assert forecast.horizon == 5 and reorder.lead_time == 2 and reorder.horizon is None
 
 
-def test_a_reloaded_tagger_reads_the_same(tagger_root: Path, tagger: Tagger) -> None:
+def test_a_reloaded_tagger_reads_the_same_and_threads_read_alike(tagger_root: Path, tagger: Tagger) -> None:
     questions = [question for question, _, _ in UNSEEN]
     again = Tagger.load(newest(tagger_root))
-    assert [t.model_dump() for t in again.read(questions)] == [t.model_dump() for t in tagger.read(questions)]
+    expected = [t.model_dump() for t in tagger.read(questions)]
+    assert [t.model_dump() for t in again.read(questions)] == expected
+    with ThreadPoolExecutor(4) as pool:  # `ask` runs in the API's threads
+        alone = list(pool.map(lambda q: tagger.read([q])[0].model_dump(), questions * 3))
+    assert [a["tags"] for a in alone] == [e["tags"] for e in expected] * 3
 
 
 def test_bad_input_gets_a_clear_error(tagger: Tagger, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
@@ -181,6 +182,9 @@ class Tagger:
         self.encoder, self.tokenizer, self.head, self.config, self.path = encoder, tokenizer, head, config, path
         self.encoder.eval()
         self.head.eval()
+        # A fast tokenizer's padding and truncation settings are state: concurrent calls can fail ("Already
+        # borrowed"), and `ask` is called from several threads (the API), so one question is read at a time.
+        self._lock = threading.Lock()
 
     def read(self, questions: list[str]) -> list[Tagged]:
         """Tag each question (ValueError for one without words: there is nothing to read)."""
@@ -191,8 +195,8 @@ class Tagger:
         split = [words(q) for q in questions]
         if empty := [q for q, w in zip(questions, split, strict=True) if not w]:
             raise ValueError(f"nothing to tag in {empty[0]!r}: the question has no words")
-        features, lengths = pad(word_features(self.encoder, self.tokenizer, split))
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
+            features, lengths = pad(word_features(self.encoder, self.tokenizer, split))
             tag_logits, sequence_logits = self.head(features, lengths)
         intent_p = sequence_logits[:, :len(INTENTS)].softmax(-1)
         revenue = sequence_logits[:, len(INTENTS):].argmax(-1)
