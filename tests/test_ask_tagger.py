@@ -1,0 +1,137 @@
+"""The question tagger on the real MiniLM: trained once here (small, ~1-2 min), then read, saved, reloaded, combined.
+
+The questions below are in no question set and no template: phrasings the
+tagger never saw, to check that what it learned carries over.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from ask_questions import catalog_lexicon
+from real_data import pastry_index, pastry_slice
+
+from agent.ask import ask
+from agent.ask import run as ask_run
+from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS
+from agent.ask.rules import parse, span_value
+from agent.ask.tagger import TAGS, Tagged, Tagger, combine, list_taggers, newest, query_from_tags
+from agent.data import load_builtin
+from agent.pipeline import Shelfcast
+from agent.training.tagger import (QUESTIONS, Templates, catalog_phrases, label_case, load_question_sets, train,
+                                   train_tagger)
+
+UNSEEN = [  # (question, intent, products or title/category text)
+    ("could you eyeball how much peanut butter we'll shift over the next 5 weeks", "forecast", ["peanut butter"]),
+    ("tortilla chips versus pretzels, which one wins this month", "compare", ["tortilla chips", "pretzels"]),
+    ("time to top up the shelf of paper towels, vendor lead time is 9 days", "reorder", ["paper towels"]),
+    ("how are frozen pizzas doing these days", "trend_report", ["frozen pizzas"]),
+]
+
+
+@pytest.fixture(scope="session")
+def tagger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ask-tagger")
+    train_tagger(root, epochs=8, templates=1500, seed=0, sets=("dev", "a", "b", "c"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tagger(tagger_root: Path) -> Tagger:
+    return Tagger.load(newest(tagger_root))
+
+
+def test_training_saves_one_complete_artifact_with_its_sources(tagger_root: Path, tagger: Tagger) -> None:
+    (path, config), = list_taggers(tagger_root)
+    assert tagger.path == path and (path / "head.safetensors").is_file() and (path / "README.md").is_file()
+    assert config.epochs == 8 and config.examples["templates"] == 1500
+    assert all(config.examples[name] > 0 for name in ("dev", "a", "b", "c")) and "d" not in config.examples
+    assert config.tags == list(TAGS) and config.final_loss < 1.0
+
+
+def test_unseen_phrasings_get_their_intent_and_product_spans(tagger: Tagger) -> None:
+    tagged = tagger.read([question for question, _, _ in UNSEEN])
+    lexicon = catalog_lexicon()
+    for (question, intent, texts), reading in zip(UNSEEN, tagged, strict=True):
+        query = combine(reading, parse(question, lexicon), lexicon)
+        assert query.intent == intent, (question, reading)
+        found = query.products or [query.category or ""]
+        assert found == texts, (question, reading)
+    forecast, _, reorder, _ = (combine(t, parse(q, lexicon), lexicon) for t, (q, _, _) in zip(tagged, UNSEEN))
+    assert forecast.horizon == 5 and reorder.lead_time == 2 and reorder.horizon is None
+
+
+def test_a_reloaded_tagger_reads_the_same_and_threads_read_alike(tagger_root: Path, tagger: Tagger) -> None:
+    questions = [question for question, _, _ in UNSEEN]
+    again = Tagger.load(newest(tagger_root))
+    expected = [t.model_dump() for t in tagger.read(questions)]
+    assert [t.model_dump() for t in again.read(questions)] == expected
+    with ThreadPoolExecutor(4) as pool:  # `ask` runs in the API's threads
+        alone = list(pool.map(lambda q: tagger.read([q])[0].model_dump(), questions * 3))
+    assert [a["tags"] for a in alone] == [e["tags"] for e in expected] * 3
+
+
+def test_bad_input_gets_a_clear_error(tagger: Tagger, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no words"):
+        tagger.read(["   "])
+    with pytest.raises(ValueError, match="not a tagger"):
+        Tagger.load(tmp_path)
+    assert newest(tmp_path / "nothing here") is None
+    with pytest.raises(ValueError, match="no training examples"):
+        train([], epochs=1, seed=0)
+
+
+def test_whatever_is_tagged_the_query_stays_bounded(tagger: Tagger) -> None:
+    long_name = "super " * 40 + "crackers"
+    question = (f"forecast {long_name}, bagels, donuts, muffins, scones and pies at store 123456789012345 "
+                "for 5000 weeks")
+    query = combine(tagger.read([question])[0], parse(question))
+    assert query.horizon == MAX_HORIZON and len(query.products) <= MAX_PRODUCTS
+    assert all(len(p) <= 80 for p in query.products) and query.store is None
+    # A reading that tags everything as one field still makes a valid, bounded Query.
+    words = ["price"] + ["9" * 9] * 3
+    query, notes = query_from_tags(Tagged(words=words, tags=["B-price"] + ["I-price"] * 3, intent="what_if_price",
+                                          intent_probability=0.5, measure="quantity"))
+    assert query.price is None and "outside" in notes[0]
+    title = ["launching"] + ["crunchy"] * 40
+    query, _ = query_from_tags(Tagged(words=title, tags=["O", "B-title"] + ["I-title"] * 39, intent="new_product",
+                                      intent_probability=0.9, measure="quantity"))
+    assert query.title.startswith("crunchy") and len(query.title) <= 120 and query.products == []
+
+
+def test_span_values_reuse_the_rules_readers() -> None:
+    assert span_value("horizon", "the next fortnight") == 2 and span_value("horizon", "21 days") == 3
+    assert span_value("lead_time", "10 days") == 2 and span_value("lead_time", "lead time of 3 weeks") == 3
+    assert span_value("service_level", ".97") == 0.97 and span_value("service_level", "98%") == 0.98
+    assert span_value("service_level", "a 2% chance of a stockout") == pytest.approx(0.98)
+    assert span_value("on_hand", "1200 units") == 1200 and span_value("on_hand", "sold out") == 0
+    assert span_value("price", "99 cents") == 0.99 and span_value("store", "store #412") == "412"
+    assert span_value("horizon", "soon") is None
+
+
+def test_seen_sets_are_labelled_from_their_expected_fields() -> None:
+    cases = load_question_sets(QUESTIONS, ["dev"])["dev"]
+    labelled = [label_case(case, "dev") for case in cases]
+    assert all(example is not None for example in labelled)
+    reorder = next(e for e, c in zip(labelled, cases) if "lead time of 2 weeks" in c.question)
+    marked = {tag[2:] for tag in reorder.tags if tag != "O"}
+    assert marked == {"product", "lead_time", "service_level", "on_hand"}
+    # Templates from the catalog's texts: every question has a product, title or category span.
+    examples = Templates(catalog_phrases(load_builtin().catalog), seed=1).examples(50)
+    assert all({t[2:] for t in e.tags} & {"product", "title", "category"} for e in examples)
+
+
+def test_ask_uses_the_newest_tagger_and_says_when_there_is_none(tagger_root: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    app = Shelfcast(pastry_slice(), pastry_index(), None)
+    question = "could you eyeball how many bagels we'll shift over the next 5 weeks"
+    monkeypatch.setattr(ask_run, "tagger_root", lambda: tagger_root)
+    answer = ask(app, question, yes=True)
+    assert answer.parsed_by == "tagger" and answer.query.horizon == 5 and answer.query.products == ["bagels"]
+    assert not any("no question tagger" in note for note in answer.notes)
+    monkeypatch.setattr(ask_run, "tagger_root", lambda: tmp_path)
+    answer = ask(app, question, yes=True)
+    assert answer.parsed_by == "rules"
+    assert sum("no question tagger" in note for note in answer.notes) == 1
