@@ -79,7 +79,8 @@ INTENT_PHRASES: dict[Intent, tuple[str, ...]] = {
                  "sell", "sales", "outlook"),
 }
 REVENUE_WORDS = ("revenue", "dollars", "dollar sales", "money", "turnover", "takings", "sales value", "income", "earn",
-                 "dollar-wise", "dollarwise", "dollar value", "in $", "$ value", "$ sales")
+                 "dollar-wise", "dollarwise", "dollar value",
+                 "dollar forecast", "ring up", "rings up", "in $", "$ value", "$ sales")
 # "which will move more, pretzels or popcorn?": a "which" question between alternatives compares them.
 _WHICH_OR = re.compile(r"\bwhich\b.*\bor\b")
 # Single keywords that close misspellings may stand for (phrases must be written out).
@@ -190,7 +191,7 @@ _UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "fortnight": 2, "month"
 _QUALIFIER = r"(?:a|the|next|this|coming|following|upcoming|first)"
 _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly periods, "its first quarter" 13
     r"\bfortnight\b": 2, rf"\b{_QUALIFIER} quarter\b": 13,
-    rf"\b{_QUALIFIER} year\b": 52, rf"\b{_QUALIFIER} month\b": 4,
+    rf"\b{_QUALIFIER} year\b": 52, rf"\b{_QUALIFIER} (?:month|mo)\b": 4,
     rf"\b{_QUALIFIER} week\b": 1, r"\btomorrow\b": 1,
 }
 NUMBER = r"(\d+(?:\.\d+)?)"
@@ -261,11 +262,18 @@ def normalize(question: str) -> str:
     text = re.sub(r"nite\b", "night", text)  # informal spelling: "fortnite", "tonite"
     text = re.sub(r"(\d)\s*(?:percent|per cent|pct)\b", r"\1%", text)  # after the number words: "ninety five percent"
     text = re.sub(r"\bhalf (?:a )?year\b", "26 weeks", text)
+    for short, word in _SHORTHAND.items():  # "next qtr", "trend rpt", "order qty"
+        text = re.sub(rf"\b{short}\b", word, text)
+    # Money words, after the number words: "a buck 99" ("a buck ninety-nine") is $1.99, "2 bucks 50" $2.50.
+    text = re.sub(r"\b(?:a|1) buck(?: and)? (\d{1,2})\b(?! cents?\b)", lambda m: f"$1.{int(m.group(1)):02d}", text)
+    text = re.sub(r"\b(\d+) bucks(?: and)? (\d{2})\b(?! cents?\b)", r"$\1.\2", text)
+    text = re.sub(r"\b(?:a|1) buck\b", "$1", text)
     text = _UNIT_TYPO.sub(lambda m: m.group(1) + _unit_word(m.group(2)), text)
     text = _NEXT_TYPO.sub(lambda m: (misspelling(m.group(1), _NEXT_WORDS) or m.group(1)) + m.group(2), text)
     return re.sub(r"\ban? (day|week|month|quarter|year)\b", r"1 \1", text)
 
 
+_SHORTHAND = {"qtrs?": "quarter", "rpt": "report", "qty": "quantity"}
 _UNIT_WORDS = ("day", "days", "week", "weeks", "month", "months", "quarter", "quarters", "year", "years", "fortnight")
 # A misspelled period after a number or "next": "next wek", "3 weks", "a mnth".
 _UNIT_TYPO = re.compile(r"(\b(?:\d+\s*|next |coming |this |an? ))([a-z]{3,9})\b")
@@ -404,6 +412,8 @@ def span_value(name: str, span: str) -> float | int | str | None:
     if reader is not None and (read := reader(scan)) is not None:
         return read[0]
     if name == "lead_time":
+        if re.search(r"\b(?:next[- ]day|overnight)\b", span):  # "next-day delivery": one day, one weekly period
+            return 1
         return read[0] if (read := _read_horizon(_Scanner(span))) else None
     if name == "service_level":
         if match := _ONE_IN.search(span):  # "running out 1 time in 20": 0.95

@@ -159,7 +159,7 @@ def combine(tagged: Tagged, rules: RuleParse, lexicon: Lexicon | None = None) ->
     mine, _ = query_from_tags(tagged)
     update: dict[str, object] = {}
     for name in VALUE_FIELDS:
-        if name in rules.literals and tagged.ranges(name):
+        if name in rules.literals and _overlap(rules.literals[name], tagged, name):
             update[name] = getattr(rules.query, name)
     if rules.query.measure == "revenue":
         update["measure"] = "revenue"
@@ -172,6 +172,14 @@ def combine(tagged: Tagged, rules: RuleParse, lexicon: Lexicon | None = None) ->
         trimmed = [t for t in (trim_question_words(p, lexicon) for p in mine.products) if t]
         update["products"] = (ids + [p for p in trimmed if p not in ids])[:MAX_PRODUCTS]
     return Query.model_validate(mine.model_dump() | update)  # validated again: every field stays bounded
+
+
+def _overlap(literal: str, tagged: Tagged, name: str) -> bool:
+    """Whether the rules read field `name` from words the tagger marked as it: they share a word with a letter or
+    digit ("lead time 2 weeks" and "2 weeks"), not another amount ("from $6.99 to [$5]": the rules' $6.99 is the old
+    price)."""
+    said = {w for w in WORD.findall(literal) if re.search(r"[a-z0-9]", w)}
+    return any(said & set(tagged.words[where.start:where.stop]) for where in tagged.ranges(name))
 
 
 class Tagger:
