@@ -135,8 +135,28 @@ def test_a_price_change_keeps_the_new_price() -> None:
     tags = ["O", "B-product", "O", "O", "O", "O", "B-price", "I-price"]
     tagged = Tagged(words=words, tags=tags, intent="what_if_price", intent_probability=0.9, measure="quantity")
     assert combine(tagged, rules).price == 5.0
+    tagged.tags = ["O", "B-product", "O", "B-price", "I-price", "O", "B-price", "I-price"]
+    assert combine(tagged, rules).price == 5.0  # both marked: the last is the new price
     tagged.tags = ["O", "B-product", "O", "B-price", "I-price", "O", "O", "O"]
     assert combine(tagged, rules).price == 6.99
+
+
+def test_a_value_the_rules_read_inside_a_product_span_is_cut_out_and_kept() -> None:
+    question = "ORDER QTY FOR STRING CHEESE, SOH 75, LT 2W, SL 90%"
+    rules = parse(question)
+    assert (rules.query.on_hand, rules.query.lead_time, rules.query.service_level) == (75, 2, 0.9)
+    words = ["order", "quantity", "for", "string", "cheese", ",", "soh", "75", ",", "lt", "2w", ",", "sl", "90%"]
+    tags = ["O"] * 3 + ["B-product", "I-product", "O", "B-product", "I-product", "O", "B-lead_time", "I-lead_time",
+                        "O", "B-service_level", "I-service_level"]
+    query = combine(Tagged(words=words, tags=tags, intent="reorder", intent_probability=0.9, measure="quantity"),
+                    rules)
+    assert query.products == ["string cheese"] and query.on_hand == 75 and query.lead_time == 2
+    assert query.horizon is None and query.service_level == 0.9
+    question = "ramen cups 6 wk outlook"
+    tagged = Tagged(words=question.split(), tags=["B-product", "I-product", "I-product", "I-product", "O"],
+                    intent="forecast", intent_probability=0.9, measure="quantity")
+    query = combine(tagged, parse(question))
+    assert query.products == ["ramen cups"] and query.horizon == 6
 
 
 def test_seen_sets_are_labelled_from_their_expected_fields() -> None:

@@ -187,7 +187,7 @@ _WORD_NUMBERS = {
     "eighty": 80, "ninety": 90, "zero": 0,
     "a couple of": 2, "a couple": 2, "couple of": 2,
 }
-_UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "fortnight": 2, "month": 4, "mo": 4, "quarter": 13, "year": 52}
+_UNIT_WEEKS = {"day": 1 / 7, "d": 1 / 7, "week": 1, "wk": 1, "w": 1, "fortnight": 2, "month": 4, "mo": 4, "quarter": 13, "year": 52}
 _QUALIFIER = r"(?:a|the|next|this|coming|following|upcoming|first)"
 _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly periods, "its first quarter" 13
     r"\bfortnight\b": 2, rf"\b{_QUALIFIER} quarter\b": 13,
@@ -195,10 +195,10 @@ _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly period
     rf"\b{_QUALIFIER} week\b": 1, r"\btomorrow\b": 1,
 }
 NUMBER = r"(\d+(?:\.\d+)?)"
-_LEAD_UNIT = r"(days?|weeks?|wks?|fortnights?|months?)"
+_LEAD_UNIT = r"(days?|weeks?|wks?|w|d|fortnights?|months?)"
 _AFTER_ORDER = r" after (?:we |i |you )?(?:order|plac)\w*"
 _PATTERNS = {
-    "lead_time": re.compile(rf"\blead[ -]?times?\s*(?:of|is|=|:)?\s*{NUMBER}\s*{_LEAD_UNIT}?"
+    "lead_time": re.compile(rf"\b(?:lead[ -]?times?|lt|turnaround)\s*(?:of|is|=|:)?\s*{NUMBER}\s*{_LEAD_UNIT}?"
                             rf"|\b{NUMBER}[ -]?{_LEAD_UNIT}[ -]lead[ -]?times?\b"
                             # "deliveries take 3 days", "the supplier needs 2 weeks", "the truck shows up 1 week"
                             rf"|\b(?:deliver\w*|supplier\w*|shipping|shipment\w*|arriv\w*|takes?|trucks?|vans?)\b"
@@ -206,7 +206,8 @@ _PATTERNS = {
                             # "9 days after ordering", "1 week after we order"
                             rf"|\b{NUMBER}\s*{_LEAD_UNIT}{_AFTER_ORDER}"),
     "service_level": re.compile(rf"(?:\b{NUMBER}\s*%\s*(?:service(?: level)?|fill rate|in[- ]stock)|"
-                                rf"\bservice level\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+))"),
+                                rf"\b(?:service level|sl)\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+)"
+                                rf"|\bsl\s*[:=]?\s*(\d\d(?:\.\d+)?)\b)"),
     # A stock-out risk is the complement of a service level: "a 5% stock-out risk is acceptable" is 95%.
     "stockout_risk": re.compile(rf"\b{NUMBER}\s*%\s*(?:stock[- ]?outs?|out[- ]of[- ]stock)\s*(?:risk|chance|probability)"
                                 rf"(?:\s+is\s+(?:acceptable|ok|okay|fine))?|\b{NUMBER}\s*%\s*(?:risk|chance) of "
@@ -215,7 +216,9 @@ _PATTERNS = {
                           rf"(?:on hand|in stock|left|in (?:the )?(?:back(?: ?room)?|stock ?room|storage|warehouse))\b"
                           rf"(?: on the shel(?:f|ves))?|\b(?:have|holding|hold|got)\s+{NUMBER}\s+units?\b"
                           # "we're down to 8", "we have 60 tubs of ...": stock owned, with or without its unit
-                          rf"|\bdown to {NUMBER}\b|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"),
+                          rf"|\bdown to {NUMBER}\b|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"
+                          # shorthand: "soh 75", "on hand: 40"
+                          rf"|\b(?:soh|on hand)\s*[:=]?\s*{NUMBER}\b"),
     # What is left of a stock phrase once the number was read away from it ("60 tubs of sour cream in stock").
     "stock_words": re.compile(r"\b(?:on hand|in stock|on the shel(?:f|ves))\b"),
     "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,12})\b"),
@@ -516,7 +519,9 @@ def trim_question_words(text: str, lexicon: Lexicon | None = None) -> str:
     # A question word that begins a catalog phrase is the product's ("all family cereal"), as in product_texts.
     while words and _question_word(words[0], known) and not lexicon.has_phrase(words[:2], abbreviated=False):
         words.pop(0)
-    while words and _question_word(words[-1], known):
+    # A counting word that ends a catalog phrase is the product's head noun too ("tea bags", "trash bags").
+    while words and _question_word(words[-1], known) and not (
+            len(words) > 1 and lexicon.has_phrase(words[-2:], abbreviated=False)):
         words.pop()
     return " ".join(_trim_framing_end(words, lexicon))
 
