@@ -152,6 +152,10 @@ def test_a_value_the_rules_read_inside_a_product_span_is_cut_out_and_kept() -> N
                     rules)
     assert query.products == ["string cheese"] and query.on_hand == 75 and query.lead_time == 2
     assert query.horizon is None and query.service_level == 0.9
+    tags[9:11] = ["B-horizon", "I-horizon"]  # "lt [2w]" marked a horizon: the rules' cue makes it a lead time
+    query = combine(Tagged(words=words, tags=tags, intent="reorder", intent_probability=0.9, measure="quantity"),
+                    rules)
+    assert query.horizon is None and query.lead_time == 2
     question = "ramen cups 6 wk outlook"
     tagged = Tagged(words=question.split(), tags=["B-product", "I-product", "I-product", "I-product", "O"],
                     intent="forecast", intent_probability=0.9, measure="quantity")
