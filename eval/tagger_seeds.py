@@ -2,7 +2,7 @@
 then score the final Query (tagger.combine with the rules) on the `--score` sets.
 
 Usage: python eval/tagger_seeds.py [--seeds 0 1 2] [--train dev a b c d] [--score e d dev a b c]
-           > eval/results/tagger_seeds.txt
+           > eval/results/tagger_seeds_e.txt
 
 A set scored but not trained on is development data only while it stays unseen by the templates' author too;
 set E, for example, is development data here (its misses guided the template classes), not blind. Prints, per

@@ -198,10 +198,11 @@ _CUED = ("lead_time", "service_level", "on_hand")
 
 
 def _overlap(literal: str, tagged: Tagged, name: str) -> bool:
-    """Whether the rules read field `name` from the words the tagger read it from: they share a word with a letter
-    or digit ("lead time 2 weeks" and "2 weeks"), not another amount ("from $6.99 to [$5]": the rules' $6.99 is the
-    old price)."""
-    said = {w for w in WORD.findall(literal) if re.search(r"[a-z0-9]", w)}
+    """Whether the rules read field `name` from the words the tagger read it from: they share the amount ("lead
+    time 2 weeks" and "2 weeks"; a word when there is no number: "next month"), not another amount ("from $6.99 to
+    [$5]": the rules' $6.99 is the old price; "lead time 3 weeks" and a horizon's "6 weeks")."""
+    said = ({w for w in WORD.findall(literal) if re.search(r"\d", w)}
+            or {w for w in WORD.findall(literal) if re.search(r"[a-z]", w)})
     where = found[0] if (found := tagged.read(name)) else (tagged.ranges(name) or [range(0)])[0]
     return bool(said & set(tagged.words[where.start:where.stop]))
 
