@@ -163,7 +163,7 @@ def combine(tagged: Tagged, rules: RuleParse, lexicon: Lexicon | None = None) ->
     BIO spans (Viterbi) and typing slips in the templates 90/98; + the framing trim and the price rule 90/98,
     and 88/97, 88/97 for seeds 1 and 2 (86/96 each before those two). Set E (blind 85/99 with that tagger, then
     development): the same tagger with the shorthand readers, the cue and product-cut rules and the last price
-    92/99; retrained on the broadened templates (still without E) 96/99 and 93/97 for seeds 0 and 1."""
+    93/99; retrained on the broadened templates (still without E) 96/99 and 93/97 for seeds 0 and 1."""
     mine, _ = query_from_tags(tagged)
     update: dict[str, object] = {}
     for name in VALUE_FIELDS:
