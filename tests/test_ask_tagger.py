@@ -16,7 +16,7 @@ from real_data import pastry_index, pastry_slice
 from agent.ask import ask
 from agent.ask import run as ask_run
 from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS
-from agent.ask.rules import parse, span_value
+from agent.ask.rules import normalize, parse, span_value
 from agent.ask.tagger import TAGS, Tagged, Tagger, combine, list_taggers, newest, query_from_tags
 from agent.data import load_builtin
 from agent.pipeline import Shelfcast
@@ -109,6 +109,58 @@ def test_span_values_reuse_the_rules_readers() -> None:
     assert span_value("on_hand", "1200 units") == 1200 and span_value("on_hand", "sold out") == 0
     assert span_value("price", "99 cents") == 0.99 and span_value("store", "store #412") == "412"
     assert span_value("horizon", "soon") is None
+
+
+def test_shorthand_money_words_and_delivery_phrases_have_values() -> None:
+    """The value classes set E missed, read the same by the rules and by span_value on a tagged span."""
+    assert normalize("a buck ninety-nine") == "$1.99" and normalize("two bucks fifty") == "$2.50"
+    assert span_value("price", normalize("a buck ninety-nine")) == 1.99
+    assert parse("what if paper towels were a buck ninety-nine").query.price == 1.99
+    assert parse("trend rpt baby foods next qtr").query.horizon == 13
+    assert span_value("horizon", normalize("next qtr")) == 13 and span_value("horizon", "next mo") == 4
+    assert span_value("horizon", "its first 8 weeks") == 8 and span_value("horizon", "first month") == 4
+    assert span_value("lead_time", "lt 2w") == 2 and span_value("lead_time", "next-day delivery") == 1
+    assert span_value("service_level", "sl 90%") == 0.9 and span_value("on_hand", "soh 75") == 75
+    assert span_value("service_level", "running out 1 time in 20") == pytest.approx(0.95)
+    assert parse("what's the dollar forecast for rotisserie chicken").query.measure == "revenue"
+
+
+def test_a_price_change_keeps_the_new_price() -> None:
+    """"from $6.99 to $5": the rules read the first amount; the tagger's span is the new one, and the rules' value
+    is taken only where the rules read it from the tagger's words."""
+    question = "cut toothpaste from $6.99 to $5"
+    rules = parse(question)
+    assert rules.query.price == 6.99
+    words = ["cut", "toothpaste", "from", "$", "6.99", "to", "$", "5"]
+    tags = ["O", "B-product", "O", "O", "O", "O", "B-price", "I-price"]
+    tagged = Tagged(words=words, tags=tags, intent="what_if_price", intent_probability=0.9, measure="quantity")
+    assert combine(tagged, rules).price == 5.0
+    tagged.tags = ["O", "B-product", "O", "B-price", "I-price", "O", "B-price", "I-price"]
+    assert combine(tagged, rules).price == 5.0  # both marked: the last is the new price
+    tagged.tags = ["O", "B-product", "O", "B-price", "I-price", "O", "O", "O"]
+    assert combine(tagged, rules).price == 6.99
+
+
+def test_a_value_the_rules_read_inside_a_product_span_is_cut_out_and_kept() -> None:
+    question = "ORDER QTY FOR STRING CHEESE, SOH 75, LT 2W, SL 90%"
+    rules = parse(question)
+    assert (rules.query.on_hand, rules.query.lead_time, rules.query.service_level) == (75, 2, 0.9)
+    words = ["order", "quantity", "for", "string", "cheese", ",", "soh", "75", ",", "lt", "2w", ",", "sl", "90%"]
+    tags = ["O"] * 3 + ["B-product", "I-product", "O", "B-product", "I-product", "O", "B-lead_time", "I-lead_time",
+                        "O", "B-service_level", "I-service_level"]
+    query = combine(Tagged(words=words, tags=tags, intent="reorder", intent_probability=0.9, measure="quantity"),
+                    rules)
+    assert query.products == ["string cheese"] and query.on_hand == 75 and query.lead_time == 2
+    assert query.horizon is None and query.service_level == 0.9
+    tags[9:11] = ["B-horizon", "I-horizon"]  # "lt [2w]" marked a horizon: the rules' cue makes it a lead time
+    query = combine(Tagged(words=words, tags=tags, intent="reorder", intent_probability=0.9, measure="quantity"),
+                    rules)
+    assert query.horizon is None and query.lead_time == 2
+    question = "ramen cups 6 wk outlook"
+    tagged = Tagged(words=question.split(), tags=["B-product", "I-product", "I-product", "I-product", "O"],
+                    intent="forecast", intent_probability=0.9, measure="quantity")
+    query = combine(tagged, parse(question))
+    assert query.products == ["ramen cups"] and query.horizon == 6
 
 
 def test_seen_sets_are_labelled_from_their_expected_fields() -> None:

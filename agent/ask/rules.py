@@ -79,7 +79,8 @@ INTENT_PHRASES: dict[Intent, tuple[str, ...]] = {
                  "sell", "sales", "outlook"),
 }
 REVENUE_WORDS = ("revenue", "dollars", "dollar sales", "money", "turnover", "takings", "sales value", "income", "earn",
-                 "dollar-wise", "dollarwise", "dollar value", "in $", "$ value", "$ sales")
+                 "dollar-wise", "dollarwise", "dollar value",
+                 "dollar forecast", "ring up", "rings up", "in $", "$ value", "$ sales")
 # "which will move more, pretzels or popcorn?": a "which" question between alternatives compares them.
 _WHICH_OR = re.compile(r"\bwhich\b.*\bor\b")
 # Single keywords that close misspellings may stand for (phrases must be written out).
@@ -186,18 +187,18 @@ _WORD_NUMBERS = {
     "eighty": 80, "ninety": 90, "zero": 0,
     "a couple of": 2, "a couple": 2, "couple of": 2,
 }
-_UNIT_WEEKS = {"day": 1 / 7, "week": 1, "wk": 1, "w": 1, "fortnight": 2, "month": 4, "mo": 4, "quarter": 13, "year": 52}
+_UNIT_WEEKS = {"day": 1 / 7, "d": 1 / 7, "week": 1, "wk": 1, "w": 1, "fortnight": 2, "month": 4, "mo": 4, "quarter": 13, "year": 52}
 _QUALIFIER = r"(?:a|the|next|this|coming|following|upcoming|first)"
 _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly periods, "its first quarter" 13
     r"\bfortnight\b": 2, rf"\b{_QUALIFIER} quarter\b": 13,
-    rf"\b{_QUALIFIER} year\b": 52, rf"\b{_QUALIFIER} month\b": 4,
+    rf"\b{_QUALIFIER} year\b": 52, rf"\b{_QUALIFIER} (?:month|mo)\b": 4,
     rf"\b{_QUALIFIER} week\b": 1, r"\btomorrow\b": 1,
 }
 NUMBER = r"(\d+(?:\.\d+)?)"
-_LEAD_UNIT = r"(days?|weeks?|wks?|fortnights?|months?)"
+_LEAD_UNIT = r"(days?|weeks?|wks?|w|d|fortnights?|months?)"
 _AFTER_ORDER = r" after (?:we |i |you )?(?:order|plac)\w*"
 _PATTERNS = {
-    "lead_time": re.compile(rf"\blead[ -]?times?\s*(?:of|is|=|:)?\s*{NUMBER}\s*{_LEAD_UNIT}?"
+    "lead_time": re.compile(rf"\b(?:lead[ -]?times?|lt|turnaround)\s*(?:of|is|=|:)?\s*{NUMBER}\s*{_LEAD_UNIT}?"
                             rf"|\b{NUMBER}[ -]?{_LEAD_UNIT}[ -]lead[ -]?times?\b"
                             # "deliveries take 3 days", "the supplier needs 2 weeks", "the truck shows up 1 week"
                             rf"|\b(?:deliver\w*|supplier\w*|shipping|shipment\w*|arriv\w*|takes?|trucks?|vans?)\b"
@@ -205,7 +206,8 @@ _PATTERNS = {
                             # "9 days after ordering", "1 week after we order"
                             rf"|\b{NUMBER}\s*{_LEAD_UNIT}{_AFTER_ORDER}"),
     "service_level": re.compile(rf"(?:\b{NUMBER}\s*%\s*(?:service(?: level)?|fill rate|in[- ]stock)|"
-                                rf"\bservice level\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+))"),
+                                rf"\b(?:service level|sl)\s*(?:of|is|=|:)?\s*(\d+(?:\.\d+)?\s*%|0?\.\d+)"
+                                rf"|\bsl\s*[:=]?\s*(\d\d(?:\.\d+)?)\b)"),
     # A stock-out risk is the complement of a service level: "a 5% stock-out risk is acceptable" is 95%.
     "stockout_risk": re.compile(rf"\b{NUMBER}\s*%\s*(?:stock[- ]?outs?|out[- ]of[- ]stock)\s*(?:risk|chance|probability)"
                                 rf"(?:\s+is\s+(?:acceptable|ok|okay|fine))?|\b{NUMBER}\s*%\s*(?:risk|chance) of "
@@ -214,7 +216,9 @@ _PATTERNS = {
                           rf"(?:on hand|in stock|left|in (?:the )?(?:back(?: ?room)?|stock ?room|storage|warehouse))\b"
                           rf"(?: on the shel(?:f|ves))?|\b(?:have|holding|hold|got)\s+{NUMBER}\s+units?\b"
                           # "we're down to 8", "we have 60 tubs of ...": stock owned, with or without its unit
-                          rf"|\bdown to {NUMBER}\b|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"),
+                          rf"|\bdown to {NUMBER}\b|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"
+                          # shorthand: "soh 75", "on hand: 40"
+                          rf"|\b(?:soh|on hand)\s*[:=]?\s*{NUMBER}\b"),
     # What is left of a stock phrase once the number was read away from it ("60 tubs of sour cream in stock").
     "stock_words": re.compile(r"\b(?:on hand|in stock|on the shel(?:f|ves))\b"),
     "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,12})\b"),
@@ -261,11 +265,18 @@ def normalize(question: str) -> str:
     text = re.sub(r"nite\b", "night", text)  # informal spelling: "fortnite", "tonite"
     text = re.sub(r"(\d)\s*(?:percent|per cent|pct)\b", r"\1%", text)  # after the number words: "ninety five percent"
     text = re.sub(r"\bhalf (?:a )?year\b", "26 weeks", text)
+    for short, word in _SHORTHAND.items():  # "next qtr", "trend rpt", "order qty"
+        text = re.sub(rf"\b{short}\b", word, text)
+    # Money words, after the number words: "a buck 99" ("a buck ninety-nine") is $1.99, "2 bucks 50" $2.50.
+    text = re.sub(r"\b(?:a|1) buck(?: and)? (\d{1,2})\b(?! cents?\b)", lambda m: f"$1.{int(m.group(1)):02d}", text)
+    text = re.sub(r"\b(\d+) bucks(?: and)? (\d{2})\b(?! cents?\b)", r"$\1.\2", text)
+    text = re.sub(r"\b(?:a|1) buck\b", "$1", text)
     text = _UNIT_TYPO.sub(lambda m: m.group(1) + _unit_word(m.group(2)), text)
     text = _NEXT_TYPO.sub(lambda m: (misspelling(m.group(1), _NEXT_WORDS) or m.group(1)) + m.group(2), text)
     return re.sub(r"\ban? (day|week|month|quarter|year)\b", r"1 \1", text)
 
 
+_SHORTHAND = {"qtrs?": "quarter", "rpt": "report", "qty": "quantity"}
 _UNIT_WORDS = ("day", "days", "week", "weeks", "month", "months", "quarter", "quarters", "year", "years", "fortnight")
 # A misspelled period after a number or "next": "next wek", "3 weks", "a mnth".
 _UNIT_TYPO = re.compile(r"(\b(?:\d+\s*|next |coming |this |an? ))([a-z]{3,9})\b")
@@ -404,6 +415,8 @@ def span_value(name: str, span: str) -> float | int | str | None:
     if reader is not None and (read := reader(scan)) is not None:
         return read[0]
     if name == "lead_time":
+        if re.search(r"\b(?:next[- ]day|overnight)\b", span):  # "next-day delivery": one day, one weekly period
+            return 1
         return read[0] if (read := _read_horizon(_Scanner(span))) else None
     if name == "service_level":
         if match := _ONE_IN.search(span):  # "running out 1 time in 20": 0.95
@@ -506,7 +519,9 @@ def trim_question_words(text: str, lexicon: Lexicon | None = None) -> str:
     # A question word that begins a catalog phrase is the product's ("all family cereal"), as in product_texts.
     while words and _question_word(words[0], known) and not lexicon.has_phrase(words[:2], abbreviated=False):
         words.pop(0)
-    while words and _question_word(words[-1], known):
+    # A counting word that ends a catalog phrase is the product's head noun too ("tea bags", "trash bags").
+    while words and _question_word(words[-1], known) and not (
+            len(words) > 1 and lexicon.has_phrase(words[-2:], abbreviated=False)):
         words.pop()
     return " ".join(_trim_framing_end(words, lexicon))
 

@@ -10,6 +10,14 @@ Two sources of labelled questions:
   phrasings, and the words around them (openers, verbs, closers) in varied
   orders. The words around are what the tagger must learn to leave out of a
   product; the encoder's sense of English carries that to unseen framings.
+  Classes added after set E's misses: shorthand of every field ("soh 75", "lt
+  2w", "sl 90%", "6wk", "next qtr", "trend rpt", "order qty"), packing and
+  counting words ("rolls of", "week-by-week ... numbers", "how many of each",
+  "against each other"), a rate that is no horizon ("a week" with "for the
+  first 8 weeks"), ordinal horizons, money words and price changes (the new
+  price marked: "from $6.99 to [$5]"), revenue cues, lead-time and reorder
+  phrasings. Trained without E, E went from 85 to 96 (seed 0) and 93 (seed 1)
+  of 100 fully right (eval/tagger_seeds.py; E is development data, not blind).
 - seen question sets (tests/ask_questions*.py): each case's expected product,
   title and category texts are located in the question's words, and each
   expected value in the shortest span whose value (rules.span_value) is the
@@ -205,6 +213,13 @@ class Templates:
             words.append(self.pick(self.phrases["size"]))
         return " ".join(words)
 
+    def counted(self) -> str:
+        """How an amount of a product is counted, before it ("rolls of", "cases of") or around it ("week-by-week
+        ... numbers"): never part of the product."""
+        return self.pick(["rolls of ", "cases of ", "bags of ", "packs of ", "boxes of ", "cans of ", "bottles of ",
+                          "jars of ", "cartons of ", "tubs of ", "loaves of ", "units of ", "pounds of ", "lbs of ",
+                          "bunches of ", "heads of ", "gallons of ", "packages of ", "containers of "])
+
     def products(self, low: int, high: int) -> list[Part]:
         count = self.rng.randint(low, high)
         names = [self.product() for _ in range(count)]
@@ -220,7 +235,16 @@ class Templates:
         return parts
 
     def horizon(self) -> Part:
-        n, unit = self.number(1, 12), self.pick(["weeks", "week", "wks", "wk", "days", "months", "month"])
+        n = self.number(1, 12)
+        unit = self.pick(["weeks", "week", "wks", "wk", "w", "days", "months", "month", "mo", "mos", "qtrs"])
+        if self.rng.random() < 0.15:  # shorthand: "6wk", "2w", "next qtr", "3 mo"
+            d = self.rng.randint(1, 12)
+            return self.pick([f"{d}{unit}", f"next {d}{unit}", f"{n} {unit}", "next qtr", "nxt qtr", "next mo",
+                              f"{d}wk", f"nxt {n} {unit}"]), "horizon"
+        if self.rng.random() < 0.1:  # ordinal: a new product's "first month", "for the first 8 weeks"
+            return self.pick(["first month", "the first month", "its first month", "first quarter", "first week",
+                              f"the first {n} {unit}", f"first {n} {unit}", f"its first {n} {unit}",
+                              "the opening month", "first year"]), "horizon"
         return self.pick([
             f"next {n} {unit}", f"the next {n} {unit}", f"over the next {n} {unit}", f"for {n} {unit}",
             f"{n} {unit}", f"in the next {n} {unit}", f"{n} {unit} out", f"over the coming {n} {unit}",
@@ -237,8 +261,21 @@ class Templates:
     def price(self) -> Part:
         dollars = self.rng.choice([f"{self.rng.randint(0, 12)}.{self.rng.randint(0, 99):02d}",
                                    str(self.rng.randint(1, 20))])
+        cents = self.rng.choice(["ninety-nine", "forty-nine", "fifty", "twenty-five", "seventy-nine", "99", "49"])
         return self.pick([f"${dollars}", f"$ {dollars}", f"{dollars} dollars", f"{self.rng.randint(19, 99)} cents",
-                          f"{dollars} bucks", f"${dollars} each", f"{dollars}"]), "price"
+                          f"{dollars} bucks", f"${dollars} each", f"{dollars}", f"a buck {cents}",
+                          f"{self.pick(_NUMBER_WORDS[1:9])} bucks", f"{self.pick(_NUMBER_WORDS[1:9])} bucks {cents}",
+                          "a buck", f"{self.pick(['ninety-nine', 'seventy-nine', 'fifty'])} cents"]), "price"
+
+    def price_change(self) -> list[Part]:
+        """Two prices, the new one the price: "from $6.99 to $5", "was 3.49, now 2.99"."""
+        old, (new, _) = self.price()[0], self.price()
+        return self.pick([
+            [(f" from {old} to ", None), (new, "price")], [(f" down from {old} to ", None), (new, "price")],
+            [(f" up from {old} to ", None), (new, "price")], [(f" - was {old}, now ", None), (new, "price")],
+            [(f" from {old} down to ", None), (new, "price")], [(f", currently {old}, to ", None), (new, "price")],
+            [(" to ", None), (new, "price"), (f" (now {old})", None)],
+            [(" to ", None), (new, "price"), (f" instead of {old}", None)]])
 
     def lead_time(self) -> Part:
         n, unit = self.number(1, 4), self.pick(["days", "weeks", "week", "wks", "day"])
@@ -246,21 +283,31 @@ class Templates:
                           f"{n} {unit} lead time", f"delivery takes {n} {unit}", f"the supplier needs {n} {unit}",
                           f"orders arrive in {n} {unit}", f"shipping takes {n} {unit}",
                           f"the vendor delivers in {n} {unit}", f"{n} {unit} to arrive",
-                          f"replenishment takes {n} {unit}", f"{n} {unit} for delivery"]), "lead_time"
+                          f"replenishment takes {n} {unit}", f"{n} {unit} for delivery", f"lt {n}{unit[0]}",
+                          f"lt {n} {unit}", f"lt: {n} {unit}", f"lt={n}{unit[0]}", f"vendor turnaround {n} {unit}",
+                          f"supplier turnaround is {n} {unit}", f"turnaround of {n} {unit}",
+                          f"{n} {unit} turnaround", "next-day delivery", "overnight delivery", "next day delivery",
+                          f"deliveries come {n} {unit} after we order", f"it takes {n} {unit} to get here"]
+                         ), "lead_time"
 
     def service_level(self) -> Part:
         pct = self.pick(["90", "95", "97", "98", "99", "92.5"])
         return self.pick([f"{pct}% service level", f"service level {pct}%", f"service level of {pct} percent",
                           f"a {pct}% service level", f"service level .{pct.replace('.', '')}",
                           f"{pct}% fill rate", f"{pct} percent in-stock", f"a {100 - float(pct):g}% stockout risk",
-                          f"{100 - float(pct):g}% chance of a stockout", f"target {pct}% service"]), "service_level"
+                          f"{100 - float(pct):g}% chance of a stockout", f"target {pct}% service", f"sl {pct}%",
+                          f"sl {pct}", f"sl={pct}%", f"sl: {pct}%",
+                          f"running out 1 time in {self.pick(['10', '20', '50', '100'])}",
+                          f"stocking out 1 in {self.pick(['10', '20', '50'])}",
+                          f"out of stock 1 time out of {self.pick(['20', '40', '100'])}"]), "service_level"
 
     def on_hand(self) -> Part:
         n = self.rng.choice([str(self.rng.randint(0, 400)), "1,200", self.number(1, 12)])
         return self.pick([f"{n} on hand", f"we have {n} on hand", f"{n} units in stock", f"{n} in the back",
                           f"we're down to {n}", f"holding {n} units", f"{n} left on the shelf",
                           f"inventory is {n}", f"stock on hand {n}", f"{n} in stock", f"with {n} in the backroom",
-                          f"current stock {n}", "we are sold out", "out of stock right now"]), "on_hand"
+                          f"current stock {n}", "we are sold out", "out of stock right now", f"soh {n}",
+                          f"oh {n}", f"soh: {n}", f"soh={n}", f"on hand: {n}", f"{n} oh", f"inv {n}"]), "on_hand"
 
     def frame(self, intent: str) -> tuple[list[Part], str]:
         """One question of `intent`: (parts, measure)."""
@@ -285,10 +332,24 @@ class Templates:
                                  " volume", ": expected units"]), None)],
                 [(self.pick(["what's the demand for ", "what are sales of ", "what will ", "expected volume of ",
                              "units of ", "sales of ", "projected sales for "]), None), *p,
-                 (self.pick(["", " look like", " do", " be"]), None)]])
+                 (self.pick(["", " look like", " do", " be"]), None)],
+                [("how many " + self.counted(), None), *p,
+                 (self.pick([" will we sell", " will sell", " will we move", " do we need", " will go out"]), None)],
+                [(self.pick(["give me ", "show me ", "i need ", "what are the ", ""]), None),
+                 (self.pick(["week-by-week ", "weekly ", "daily ", "monthly ", "store-level ", "unit ", "per-week "]),
+                  None), *p, (self.pick([" numbers", " figures", " forecast", " projections", " counts"]), None)],
+                [(self.pick(["fcst ", "fcst for ", "proj ", "forecast: "]), None), *p]])
+            if len([x for x in p if x[1]]) > 1 and r() < 0.5:
+                core.append((self.pick([" - how many of each", ", how many of each?", ": how much of each",
+                                        " - units for each", ", each one"]), None))
+            if r() < 0.1:  # a rate is no horizon: "how many loaves a week would we sell for the first 8 weeks"
+                core.append((self.pick([" a week", " per week", " a day", " each week", " weekly"]), None))
+                extras.append(self.horizon())
             if r() < 0.25:
                 extras.append((self.pick(["in dollars", "revenue", "in revenue", "dollar sales", "how much money",
-                                          "sales value", "turnover"]), None))
+                                          "sales value", "turnover", "takings", "dollar forecast",
+                                          "how much will it ring up", "what will it ring up", "in $",
+                                          "dollar value"]), None))
                 measure = "revenue"
         elif intent == "compare":
             p = self.products(2, 3)
@@ -299,7 +360,10 @@ class Templates:
                 [*p, (self.pick([": which sells more", " - which wins", ", which moves more", " head to head",
                                  " side by side", ": who sells more"]), None)],
                 [("will ", None), *p[:1], (self.pick([" outsell ", " beat ", " sell more than "]), None),
-                 *(p[2:] or p[1:])]])
+                 *(p[2:] or p[1:])],
+                [(self.pick(["how do ", "how will ", "how would "]), None), *p,
+                 (self.pick([" stack up against each other", " compare to each other", " do against each other",
+                             " compare", " stack up", " measure up against one another"]), None)]])
             if r() < 0.15:
                 extras.append((self.pick(["in dollars", "by revenue", "in revenue", "by sales dollars"]), None))
                 measure = "revenue"
@@ -314,13 +378,18 @@ class Templates:
                 [*p, (self.pick([" at ", " priced at ", " on sale for ", " for "]), None), price,
                  (self.pick(["", " - how many", ": what happens", ", what would sell", " instead"]), None)],
                 [(self.pick(["how would ", "what happens to "]), None), *p,
-                 (self.pick([" sell at ", " sales at ", " do at "]), None), price]])
+                 (self.pick([" sell at ", " sales at ", " do at "]), None), price],
+                [(self.pick(["drop ", "cut ", "raise ", "what if we take ", "change ", "move ", "reprice "]), None),
+                 *p, *self.price_change()]])
         elif intent == "reorder":
             p = self.products(1, 1)
             core = self.pick([
                 [(self.pick(["reorder ", "how much ", "how many ", "order quantity for ", "restock ",
                              "replenish ", "how much to order of ", "what should we order of ",
-                             "should we order more ", "order size for "]), None), *p,
+                             "should we order more ", "order size for ", "order qty for ", "order qty ",
+                             "safety stock and order amount for ", "reorder point for ", "order amount for ",
+                             "safety stock for ", "how much safety stock for ", "par level for ",
+                             "order-up-to level for ", "replenishment qty for ", "what to reorder of "]), None), *p,
                  (self.pick(["", " should we order", " to order", " do we need to order"]), None)],
                 [*p, (self.pick([": reorder", " - how many to order", " needs restocking", " restock",
                                  ": how much should i order", " order"]), None)]])
@@ -354,7 +423,8 @@ class Templates:
                              "how is ", "how are ", "give me a rundown of ", "what's hot in "]), None),
                  (level, None), g, (suffix, None),
                  (self.pick(["", " trending", " doing", " lately", " this month"]), None)],
-                [(level, None), g, (suffix, None), (self.pick([" trends", " trend report", " overview",
+                [(self.pick(["trend rpt ", "trend rpt for ", "rpt on ", "trends rpt: "]), None), g],
+                [(level, None), g, (suffix, None), (self.pick([" trends", " trend report", " overview", " trend rpt",
                                                                " - what's growing", ": risers and fallers",
                                                                " report"]), None)]])
         if r() < 0.45:
@@ -474,7 +544,7 @@ def train(examples: list[Example], epochs: int, seed: int, counts: dict[str, int
     return Tagger(encoder, tokenizer, head, config), curves
 
 
-SEEN_SETS = ("dev", "a", "b", "c", "d")
+SEEN_SETS = ("dev", "a", "b", "c", "d", "e")
 QUESTIONS = Path(__file__).resolve().parents[2] / "tests"  # the question sets of a source checkout
 
 
