@@ -15,6 +15,7 @@ from real_data import pastry_index, pastry_slice
 
 from agent.ask import ask
 from agent.ask import run as ask_run
+from agent.ask.llm_parse import understand
 from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS
 from agent.ask.rules import normalize, parse, span_value
 from agent.ask.tagger import TAGS, Tagged, Tagger, combine, list_taggers, newest, query_from_tags
@@ -61,6 +62,34 @@ def test_unseen_phrasings_get_their_intent_and_product_spans(tagger: Tagger) -> 
         assert found == texts, (question, reading)
     forecast, _, reorder, _ = (combine(t, parse(q, lexicon), lexicon) for t, (q, _, _) in zip(tagged, UNSEEN))
     assert forecast.horizon == 5 and reorder.lead_time == 2 and reorder.horizon is None
+
+
+# Issue 14's own examples, as `ask` reads them once `make demo` has trained a tagger (test_ask.py reads them
+# with the rules alone): (question, the Query's fields that must hold).
+ISSUE_14 = [
+    ("how many bagels will sell in the next 4 weeks?", dict(intent="forecast", products=["bagels"], horizon=4)),
+    ("How much ice cream will move in the next 8 weeks?", dict(intent="forecast", products=["ice cream"], horizon=8)),
+    ("Which will sell more in the next 4 weeks, cola or lemonade?",
+     dict(intent="compare", products=["cola", "lemonade"], horizon=4)),
+    ("predict sales of cheddar cheese", dict(intent="forecast", products=["cheddar cheese"])),
+    ("orange juice", dict(intent="forecast", products=["orange juice"])),
+    ("drop the price of potato chips to $2.49", dict(intent="what_if_price", products=["potato chips"], price=2.49)),
+    ("raise the price of eggs to $3.29", dict(intent="what_if_price", products=["eggs"], price=3.29)),
+    ("Write a trend report on the produce department", dict(intent="trend_report", category="produce")),
+    ("trend report for cereal please", dict(intent="trend_report", category="cereal")),
+    ("reorder yogurt with a 1 week lead time", dict(intent="reorder", products=["yogurt"], lead_time=1)),
+    ("reorder milk, 95 percent service level", dict(intent="reorder", products=["milk"], service_level=0.95)),
+    ("reorder yogurt, target 98% service", dict(intent="reorder", products=["yogurt"], service_level=0.98)),
+    ("forecast 2% milk", dict(intent="forecast", products=["2% milk"])),
+    ("how many bagels next wek", dict(intent="forecast", products=["bagels"], horizon=1)),
+]
+
+
+def test_the_issues_questions_read_right_through_the_tagger(tagger: Tagger) -> None:
+    lexicon = catalog_lexicon()
+    for question, want in ISSUE_14:
+        query = understand(question, None, lexicon, tagger=tagger).query
+        assert {name: getattr(query, name) for name in want} == want, question
 
 
 def test_a_reloaded_tagger_reads_the_same_and_threads_read_alike(tagger_root: Path, tagger: Tagger) -> None:

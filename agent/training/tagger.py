@@ -69,11 +69,12 @@ class CurvePoint(BaseModel):
 # ---------------------------------------------------------------- seen question sets
 
 def load_question_sets(folder: Path, names: Iterable[str]) -> dict[str, list[Any]]:
-    """The question sets by name ("dev", "a", "b", "c", "d", "e") from the test folder's modules; a missing
-    module is skipped (the blind set E exists only when the lead adds it)."""
+    """The question sets by name ("dev", "a" ... "f") from the test folder's modules; a missing module is skipped
+    (a blind set is added only once the parser it scores is finished)."""
     where = {"dev": ("ask_questions.py", "CASES"), "a": ("ask_questions_heldout.py", "HELDOUT"),
              "b": ("ask_questions_heldout.py", "HELDOUT_B"), "c": ("ask_questions_heldout_c.py", "HELDOUT_C"),
-             "d": ("ask_questions_heldout_d.py", "HELDOUT_D"), "e": ("ask_questions_heldout_e.py", "HELDOUT_E")}
+             "d": ("ask_questions_heldout_d.py", "HELDOUT_D"), "e": ("ask_questions_heldout_e.py", "HELDOUT_E"),
+             "f": ("ask_questions_heldout_f.py", "HELDOUT_F")}
     import sys
 
     found = {}
