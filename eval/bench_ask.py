@@ -147,7 +147,7 @@ def accuracy(name: str, cases: list, backend, tagger: Tagger | None) -> None:
             tag_seconds.append(time.perf_counter() - tic)
             queries["tagger"] = (query_from_tags(tagged)[0], True)
             final, final_by = combine(tagged, rules, lexicon), "tagger"
-            note = " ".join(w if t == "O" else f"[{w}|{t[2:]}]" for w, t in zip(tagged.words, tagged.tags))
+            note = tagged.marked()
         if backend:
             tic = time.perf_counter()
             understood = understand(case.question, backend, lexicon, force_llm=True)

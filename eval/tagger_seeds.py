@@ -55,8 +55,7 @@ def main() -> None:
                 right += not wrong
                 intents += query.intent == case.intent
                 if wrong and opts.misses and name == opts.score[0]:
-                    words = " ".join(w if t == "O" else f"[{w}|{t[2:]}]" for w, t in zip(tagged.words, tagged.tags))
-                    print(f"  seed {seed} {name} BAD {case.question!r} | {words} | {wrong}")
+                    print(f"  seed {seed} {name} BAD {case.question!r} | {tagged.marked()} | {wrong}")
             totals[name][0] += right
             totals[name][1] += intents
             line.append(f"{name} {right}/{intents}/{len(cases)}")

@@ -85,6 +85,10 @@ class Tagged(BaseModel):
     def text(self, where: range) -> str:
         return _join(self.words[where.start:where.stop])
 
+    def marked(self) -> str:
+        """The question's words with each tagged one marked by its field, for reading a miss: "[limes|product]"."""
+        return " ".join(w if t == "O" else f"[{w}|{t[2:]}]" for w, t in zip(self.words, self.tags, strict=True))
+
     def spans(self, field: str) -> list[str]:
         """The texts tagged as `field`, in question order."""
         return [self.text(where) for where in self.ranges(field)]
