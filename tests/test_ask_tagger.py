@@ -154,6 +154,21 @@ def test_shorthand_money_words_and_delivery_phrases_have_values() -> None:
     assert parse("what's the dollar forecast for rotisserie chicken").query.measure == "revenue"
 
 
+def test_spoken_prices_empty_stock_and_stockout_chances_have_values() -> None:
+    """The value classes set F missed ("two-fifty", "@ 1.99", "none on hand", "half a dozen", "a 2% chance of
+    stocking out", "next wk"), on other products: the rules read them, and span_value reads a tagged span."""
+    assert span_value("price", normalize("at three-forty")) == 3.4 and span_value("price", "@ 2.29") == 2.29
+    assert parse("whatif crackers @ 2.29").query.model_dump(include={"intent", "products", "price"}) == {
+        "intent": "what_if_price", "products": ["crackers"], "price": 2.29}
+    assert parse("price of honey is 4.75").query.price == 4.75
+    assert span_value("on_hand", normalize("none on hand")) == 0 and span_value("on_hand", "nothing in stock") == 0
+    assert span_value("on_hand", normalize("half a dozen left")) == 6 and normalize("half a dozen") == "6"
+    reorder = parse("restock jam, none on hand, vendor delivers in 10 days, a 3% chance of stocking out").query
+    assert (reorder.on_hand, reorder.lead_time, reorder.products) == (0, 2, ["jam"])
+    assert reorder.service_level == pytest.approx(0.97)
+    assert span_value("horizon", normalize("nxt wk")) == 1 and parse("how much salsa next wk").query.horizon == 1
+
+
 def test_a_price_change_keeps_the_new_price() -> None:
     """"from $6.99 to $5": the rules read the first amount; the tagger's span is the new one, and the rules' value
     is taken only where the rules read it from the tagger's words."""

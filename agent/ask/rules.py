@@ -192,7 +192,7 @@ _QUALIFIER = r"(?:a|the|next|this|coming|following|upcoming|first)"
 _PERIOD_PHRASES = {  # periods without a number: "next month" is 4 weekly periods, "its first quarter" 13
     r"\bfortnight\b": 2, rf"\b{_QUALIFIER} quarter\b": 13,
     rf"\b{_QUALIFIER} year\b": 52, rf"\b{_QUALIFIER} (?:month|mo)\b": 4,
-    rf"\b{_QUALIFIER} week\b": 1, r"\btomorrow\b": 1,
+    rf"\b{_QUALIFIER} (?:week|wk)\b": 1, r"\btomorrow\b": 1,
 }
 NUMBER = r"(\d+(?:\.\d+)?)"
 _LEAD_UNIT = r"(days?|weeks?|wks?|w|d|fortnights?|months?)"
@@ -201,7 +201,7 @@ _PATTERNS = {
     "lead_time": re.compile(rf"\b(?:lead[ -]?times?|lt|turnaround)\s*(?:of|is|=|:)?\s*{NUMBER}\s*{_LEAD_UNIT}?"
                             rf"|\b{NUMBER}[ -]?{_LEAD_UNIT}[ -]lead[ -]?times?\b"
                             # "deliveries take 3 days", "the supplier needs 2 weeks", "the truck shows up 1 week"
-                            rf"|\b(?:deliver\w*|supplier\w*|shipping|shipment\w*|arriv\w*|takes?|trucks?|vans?)\b"
+                            rf"|\b(?:deliver\w*|supplier\w*|vendors?|shipping|shipment\w*|arriv\w*|takes?|trucks?|vans?)\b"
                             rf"[a-z ]{{0,20}}?{NUMBER}\s*{_LEAD_UNIT}\b(?:{_AFTER_ORDER})?"
                             # "9 days after ordering", "1 week after we order"
                             rf"|\b{NUMBER}\s*{_LEAD_UNIT}{_AFTER_ORDER}"),
@@ -210,8 +210,8 @@ _PATTERNS = {
                                 rf"|\bsl\s*[:=]?\s*(\d\d(?:\.\d+)?)\b)"),
     # A stock-out risk is the complement of a service level: "a 5% stock-out risk is acceptable" is 95%.
     "stockout_risk": re.compile(rf"\b{NUMBER}\s*%\s*(?:stock[- ]?outs?|out[- ]of[- ]stock)\s*(?:risk|chance|probability)"
-                                rf"(?:\s+is\s+(?:acceptable|ok|okay|fine))?|\b{NUMBER}\s*%\s*(?:risk|chance) of "
-                                rf"(?:a |running )?(?:stock[- ]?outs?|out[- ]of[- ]stock|running out)"),
+                                rf"(?:\s+is\s+(?:acceptable|ok|okay|fine))?|\b{NUMBER}\s*%\s*(?:risk|chance|probability) of "
+                                rf"(?:a |running |being )?(?:stock(?:ing)?[- ]?outs?|out[- ]of[- ]stock|running out)"),
     "on_hand": re.compile(rf"(?:\b(?:have|holding|hold|with|got)\s+)?{NUMBER}\s*(?:units?\s*)?"
                           rf"(?:on hand|in stock|left|in (?:the )?(?:back(?: ?room)?|stock ?room|storage|warehouse))\b"
                           rf"(?: on the shel(?:f|ves))?|\b(?:have|holding|hold|got)\s+{NUMBER}\s+units?\b"
@@ -219,14 +219,15 @@ _PATTERNS = {
                           rf"|\bdown to {NUMBER}\b|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"
                           # shorthand: "soh 75", "on hand: 40"
                           rf"|\b(?:soh|on hand)\s*[:=]?\s*{NUMBER}\b"),
+    "nothing_on_hand": re.compile(r"\b(?:none|nothing)\s+(?:on hand|in stock|left)\b"),
     # What is left of a stock phrase once the number was read away from it ("60 tubs of sour cream in stock").
     "stock_words": re.compile(r"\b(?:on hand|in stock|on the shel(?:f|ves))\b"),
     "store": re.compile(r"\b(?:store|shop|location)\s*(?:#|no\.?|number)?\s*(\d{1,12})\b"),
     "product_id": re.compile(r"\b(?:product|item|sku|id)\s*(?:#|id)?\s*(\d{5,12})\b"),
     "price": re.compile(rf"(?:\$\s*{NUMBER}|\b{NUMBER}\s*(?:dollars|usd|bucks)\b|\b{NUMBER}\s*(cents?|¢)|"
                         rf"\bprice\s*(?:of|to|at|=|is|becomes|goes to)?\s*{NUMBER}(?:\s*(?:cents?\b|¢)|\b)|"
-                        # "to 1.99": a two-decimal amount after a preposition reads as a price.
-                        rf"\b(?:to|at|for|of)\s+(\d+\.\d{{2}})\b)"),
+                        # "to 1.99", "is 1.99", "@ 1.99": a two-decimal amount after a preposition reads as a price.
+                        rf"\b(?:to|at|for|of|is|=)\s+(\d+\.\d{{2}})\b|@\s*\$?\s*{NUMBER})"),
     "horizon": re.compile(rf"\b{NUMBER}\s*[- ]?(days?|weeks?|wks?|w|months?|mos?|quarters?|years?)\b"),
     "horizon_word": re.compile(r"\bhorizon\s*(?:of|to|=|:|is)?\s*(\d+)\b"),
     # "the floral department", "in the bakery section": the words between "the" and the word naming the level.
@@ -259,6 +260,7 @@ def normalize(question: str) -> str:
         text = re.sub(rf"\b{words}\b", str(value), text)
     # "20 6" and "20-6" came from "twenty six", "twenty-six": join tens and units; then dozens.
     text = re.sub(r"\b([2-9]0)[ -]([1-9])\b", lambda m: str(int(m.group(1)) + int(m.group(2))), text)
+    text = re.sub(r"\bhalf (?:an? )?dozen\b", "6", text)
     text = re.sub(r"\b(\d+) dozen\b", lambda m: str(int(m.group(1)) * 12), text)
     text = re.sub(r"\b(?:an? )?dozen\b", "12", text)
     text = re.sub(r"\b(\d{1,3}),(\d{3})\b", r"\1\2", text)  # thousands: "1,200" -> "1200"
@@ -276,12 +278,12 @@ def normalize(question: str) -> str:
     return re.sub(r"\ban? (day|week|month|quarter|year)\b", r"1 \1", text)
 
 
-_SHORTHAND = {"qtrs?": "quarter", "rpt": "report", "qty": "quantity"}
+_SHORTHAND = {"qtrs?": "quarter", "rpt": "report", "qty": "quantity", "whatif": "what if"}
 _UNIT_WORDS = ("day", "days", "week", "weeks", "month", "months", "quarter", "quarters", "year", "years", "fortnight")
 # A misspelled period after a number or "next": "next wek", "3 weks", "a mnth".
 _UNIT_TYPO = re.compile(r"(\b(?:\d+\s*|next |coming |this |an? ))([a-z]{3,9})\b")
 # A misspelled "next" before a period or a number of them: "nxt month", "netx 3 weeks".
-_NEXT_TYPO = re.compile(r"\b([a-z]{3,9})( (?:\d+ )?(?:days?|weeks?|months?|quarters?|years?|fortnight)\b)")
+_NEXT_TYPO = re.compile(r"\b([a-z]{3,9})( (?:\d+ )?(?:days?|weeks?|wks?|months?|quarters?|years?|fortnight)\b)")
 
 
 def _unit_word(word: str) -> str:
@@ -337,7 +339,9 @@ def _read_service_level(scan: _Scanner) -> tuple[float, str] | None:
 
 
 def _read_on_hand(scan: _Scanner) -> tuple[float, str] | None:
-    """'40 units on hand', 'we have 60', 'down to 8' -> units in stock."""
+    """'40 units on hand', 'we have 60', 'down to 8', 'none on hand' -> units in stock."""
+    if match := scan.take(_PATTERNS["nothing_on_hand"]):
+        return 0.0, match.group(0).strip()
     if not (match := scan.take(_PATTERNS["on_hand"])):
         return None
     scan.take(_PATTERNS["stock_words"])
@@ -401,7 +405,7 @@ def bounded(name: str, value: float | int | str, notes: list[str]) -> float | in
 
 
 _COUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(dozen)?")
-_OUT_OF_STOCK = re.compile(r"\b(?:out of stock|sold out|completely out|none left|nothing left|empty|out)\b")
+_OUT_OF_STOCK = re.compile(r"\b(?:out of stock|sold out|completely out|none|nothing(?: left)?|empty|out)\b")
 _ONE_IN = re.compile(r"\b(\d+)\s*(?:times?\s*)?(?:in|out of)\s*(\d+)\b")
 
 
@@ -425,12 +429,15 @@ def span_value(name: str, span: str) -> float | int | str | None:
         if not match:
             return None
         level = _level(match.group(1) + match.group(2))
-        return 1 - level if re.search(r"stock[- ]?out|out of stock|running out|run out|risk", span) else level
+        return 1 - level if re.search(r"stock(?:ing)?[- ]?out|out of stock|running out|run out|risk|chance", span) \
+            else level
     if name == "on_hand":
         if match := _COUNT.search(span):
             return float(match.group(1)) * (12 if match.group(2) else 1)
         return 0.0 if _OUT_OF_STOCK.search(span) else None
     if name == "price":
+        if match := re.search(r"\b(\d{1,2})[- ](\d{2})\b", span):  # "two-fifty" (normalized "2-50"): $2.50
+            return int(match.group(1)) + int(match.group(2)) / 100
         match = re.search(r"\d+(?:\.\d+)?|\.\d+", span)
         return float(match.group(0)) if match else None
     if name == "store":
