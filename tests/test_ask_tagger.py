@@ -185,6 +185,23 @@ def test_a_price_change_keeps_the_new_price() -> None:
     assert combine(tagged, rules).price == 6.99
 
 
+def test_a_value_the_rules_read_from_untagged_words_is_kept() -> None:
+    """"a [90 day] forcast": words the tagger left untagged keep the rules' horizon; words it tagged as another
+    field ("the boat needs [10 days]" as a lead time) give no horizon."""
+    question = "give me a 90 day forcast for olive oil"
+    words = question.split()
+    tags = ["O"] * 6 + ["B-product", "I-product"]
+    tagged = Tagged(words=words, tags=tags, intent="forecast", intent_probability=0.9, measure="quantity")
+    assert combine(tagged, parse(question)).horizon == 13
+    question = "reorder salt, the boat needs 10 days"
+    assert parse(question).query.horizon == 2  # the rules alone take it for a horizon
+    words = ["reorder", "salt", ",", "the", "boat", "needs", "10", "days"]
+    tags = ["O", "B-product", "O", "O", "B-lead_time", "I-lead_time", "I-lead_time", "I-lead_time"]
+    tagged = Tagged(words=words, tags=tags, intent="reorder", intent_probability=0.9, measure="quantity")
+    query = combine(tagged, parse(question))
+    assert (query.horizon, query.lead_time) == (None, 2)
+
+
 def test_a_value_the_rules_read_inside_a_product_span_is_cut_out_and_kept() -> None:
     question = "ORDER QTY FOR STRING CHEESE, SOH 75, LT 2W, SL 90%"
     rules = parse(question)
