@@ -18,6 +18,12 @@ Two sources of labelled questions:
   price marked: "from $6.99 to [$5]"), revenue cues, lead-time and reorder
   phrasings. Trained without E, E went from 85 to 96 (seed 0) and 93 (seed 1)
   of 100 fully right (eval/tagger_seeds.py; E is development data, not blind).
+  Classes added after set F's misses: comparison verbs ("pit X against Y",
+  "contrast", "weigh"), "X and Y" as two products three times as often, a
+  horizon before its noun ("a [90 day] forecast"), "in 1 year", "next wk",
+  spoken and "@" prices ("two-fifty", "@ 1.99"), "none on hand", "half a dozen
+  left", delivery and stock-out-chance phrasings. Trained on templates +
+  dev/A-D (seed 0): F 89 -> 98, E 96 -> 95 of 100 (both development data).
 - seen question sets (tests/ask_questions*.py): each case's expected product,
   title and category texts are located in the question's words, and each
   expected value in the shortest span whose value (rules.span_value) is the
@@ -226,7 +232,8 @@ class Templates:
         names = [self.product() for _ in range(count)]
         if count == 1:
             return [(names[0], "product")]
-        joiners = [", ", " and ", " or ", " vs ", " versus ", " against ", " compared to ", " & ", " vs. "]
+        joiners = [", ", " and ", " and ", " and ", " or ", " vs ", " versus ", " against ", " compared to ", " & ",
+                   " vs. ", " with "]
         parts: list[Part] = []
         for k, name in enumerate(names):
             if k:
@@ -252,7 +259,13 @@ class Templates:
             f"for the upcoming {n} {unit}", f"within {n} {unit}", "next month", "next week", "next quarter",
             "the coming quarter", "the next fortnight", "a fortnight", "the next year", "this coming month",
             f"{n}-{unit.rstrip('s')}", f"horizon {n}", f"through the next {n} {unit}", f"across {n} {unit}",
-            "the following month", "the upcoming quarter", f"during the next {n} {unit}"]), "horizon"
+            "the following month", "the upcoming quarter", f"during the next {n} {unit}", f"in {n} {unit}",
+            "in a year", "in 1 year", "next wk", "nxt wk", "this wk", "next mo", f"nxt {n} {unit}"]), "horizon"
+
+    def horizon_adjective(self) -> Part:
+        """A horizon that qualifies the request's noun: "a [90 day] forecast", "the [3-week] outlook"."""
+        n, unit = self.number(1, 12), self.pick(["day", "week", "month", "wk", "quarter"])
+        return self.pick([f"{n} {unit}", f"{n}-{unit}", f"{self.rng.randint(10, 120)} day"]), "horizon"
 
     def store(self) -> Part:
         n = str(self.rng.choice([self.rng.randint(1, 999), self.rng.randint(100, 40000)]))
@@ -266,7 +279,9 @@ class Templates:
         return self.pick([f"${dollars}", f"$ {dollars}", f"{dollars} dollars", f"{self.rng.randint(19, 99)} cents",
                           f"{dollars} bucks", f"${dollars} each", f"{dollars}", f"a buck {cents}",
                           f"{self.pick(_NUMBER_WORDS[1:9])} bucks", f"{self.pick(_NUMBER_WORDS[1:9])} bucks {cents}",
-                          "a buck", f"{self.pick(['ninety-nine', 'seventy-nine', 'fifty'])} cents"]), "price"
+                          "a buck", f"{self.pick(['ninety-nine', 'seventy-nine', 'fifty'])} cents",
+                          f"@ {dollars}", f"@ ${dollars}", f"@{dollars}",
+                          f"{self.pick(_NUMBER_WORDS[1:9])}-{cents}", f"{self.pick(_NUMBER_WORDS[1:9])} {cents}"]), "price"
 
     def price_change(self) -> list[Part]:
         """Two prices, the new one the price: "from $6.99 to $5", "was 3.49, now 2.99"."""
@@ -288,7 +303,9 @@ class Templates:
                           f"lt {n} {unit}", f"lt: {n} {unit}", f"lt={n}{unit[0]}", f"vendor turnaround {n} {unit}",
                           f"supplier turnaround is {n} {unit}", f"turnaround of {n} {unit}",
                           f"{n} {unit} turnaround", "next-day delivery", "overnight delivery", "next day delivery",
-                          f"deliveries come {n} {unit} after we order", f"it takes {n} {unit} to get here"]
+                          f"deliveries come {n} {unit} after we order", f"it takes {n} {unit} to get here",
+                          f"delivery in {n} {unit}", f"delivered in {n} {unit}", f"truck comes in {n} {unit}",
+                          f"vendor delivers in {n} {unit}", f"arrives in {n} {unit}", f"{n} {unit} to restock"]
                          ), "lead_time"
 
     def service_level(self) -> Part:
@@ -300,7 +317,10 @@ class Templates:
                           f"sl {pct}", f"sl={pct}%", f"sl: {pct}%",
                           f"running out 1 time in {self.pick(['10', '20', '50', '100'])}",
                           f"stocking out 1 in {self.pick(['10', '20', '50'])}",
-                          f"out of stock 1 time out of {self.pick(['20', '40', '100'])}"]), "service_level"
+                          f"out of stock 1 time out of {self.pick(['20', '40', '100'])}",
+                          f"a {100 - float(pct):g}% chance of stocking out",
+                          f"{100 - float(pct):g}% chance of running out", f"{100 - float(pct):g}% risk of running out",
+                          f"{100 - float(pct):g}% probability of a stockout"]), "service_level"
 
     def on_hand(self) -> Part:
         n = self.rng.choice([str(self.rng.randint(0, 400)), "1,200", self.number(1, 12)])
@@ -308,7 +328,9 @@ class Templates:
                           f"we're down to {n}", f"holding {n} units", f"{n} left on the shelf",
                           f"inventory is {n}", f"stock on hand {n}", f"{n} in stock", f"with {n} in the backroom",
                           f"current stock {n}", "we are sold out", "out of stock right now", f"soh {n}",
-                          f"oh {n}", f"soh: {n}", f"soh={n}", f"on hand: {n}", f"{n} oh", f"inv {n}"]), "on_hand"
+                          f"oh {n}", f"soh: {n}", f"soh={n}", f"on hand: {n}", f"{n} oh", f"inv {n}",
+                          "none on hand", "nothing in stock", "none left", "half a dozen left", "a dozen on the shelf",
+                          f"{n} on the shelf", f"we've got {n}", f"only {n} left"]), "on_hand"
 
     def frame(self, intent: str) -> tuple[list[Part], str]:
         """One question of `intent`: (parts, measure)."""
@@ -318,7 +340,7 @@ class Templates:
         close = self.pick(["", "", "", "?", "?", " please", ", thanks", " for me", "!", " asap", "."])
         extras: list[Part] = []
         if intent == "forecast":
-            p = self.products(1, 2) if r() < 0.15 else self.products(1, 1)
+            p = self.products(1, 2) if r() < 0.25 else self.products(1, 1)
             verb = self.pick(["forecast", "predict", "project", "estimate", "how many", "how much", "what will",
                               "expected sales of", "demand for", "sales outlook for", "what are the numbers for",
                               "give me a forecast for", "what should we expect for", "guess", "how is",
@@ -339,7 +361,11 @@ class Templates:
                 [(self.pick(["give me ", "show me ", "i need ", "what are the ", ""]), None),
                  (self.pick(["week-by-week ", "weekly ", "daily ", "monthly ", "store-level ", "unit ", "per-week "]),
                   None), *p, (self.pick([" numbers", " figures", " forecast", " projections", " counts"]), None)],
-                [(self.pick(["fcst ", "fcst for ", "proj ", "forecast: "]), None), *p]])
+                [(self.pick(["fcst ", "fcst for ", "proj ", "forecast: "]), None), *p],
+                [(self.pick(["give me a ", "i need a ", "what is the ", "run a ", "a ", "the ", ""]), None),
+                 self.horizon_adjective(),
+                 (self.pick([" forecast for ", " outlook on ", " outlook for ", " projection for ", " demand for ",
+                             " sales for ", " forecast of "]), None), *p]])
             if len([x for x in p if x[1]]) > 1 and r() < 0.5:
                 core.append((self.pick([" - how many of each", ", how many of each?", ": how much of each",
                                         " - units for each", ", each one"]), None))
@@ -355,7 +381,10 @@ class Templates:
         elif intent == "compare":
             p = self.products(2, 3)
             core = self.pick([
-                [(self.pick(["compare ", "comparison of ", "rank ", "side by side: ", "line up "]), None), *p],
+                [(self.pick(["compare ", "comparison of ", "rank ", "side by side: ", "line up ", "contrast ",
+                             "weigh ", "benchmark ", "match up ", "head to head: ", "compare sales of "]), None), *p],
+                [(self.pick(["pit ", "put ", "weigh ", "stack ", "measure "]), None), *p[:1],
+                 (self.pick([" against ", " up against ", " versus "]), None), *(p[2:] or p[1:])],
                 [(self.pick(["which sells more, ", "which will sell more: ", "which moves more - ",
                              "which does better, ", "what sells better, "]), None), *p],
                 [*p, (self.pick([": which sells more", " - which wins", ", which moves more", " head to head",
@@ -461,7 +490,7 @@ class Templates:
             for text, field in parts:
                 piece = WORD.findall(normalize(text)) if text.strip() else []
                 if field is None:  # typing slips in the question's frame too ("forcast", "hw many")
-                    piece = [typo(w, self.rng) if self.rng.random() < 0.04 else w for w in piece]
+                    piece = [typo(w, self.rng) if self.rng.random() < 0.05 else w for w in piece]
                 words += piece
                 tags += [("O" if field is None else f"{'B' if k == 0 else 'I'}-{field}") for k in range(len(piece))]
             if words and len(words) <= 64:
