@@ -26,9 +26,13 @@ eval/results/bench_ask_heldout_c.txt is the blind record), d
 (tests/ask_questions_heldout_d.py: written blind after those fixes, scored once
 by the rules: eval/results/bench_ask_heldout_d.txt; then the tagger's
 development measure, never trained on until the shipped tagger:
-eval/results/bench_ask_tagger_heldout_d.txt), and e
-(tests/ask_questions_heldout_e.py, HELDOUT_E: the shipped tagger's blind set,
-added by whoever writes it; the run stops with a message while it is absent).
+eval/results/bench_ask_tagger_heldout_d.txt), e and f
+(tests/ask_questions_heldout_e.py, _f.py: each written blind and scored once by
+the tagger of its day, eval/results/bench_ask_tagger_heldout_e.txt and _f.txt,
+then development data), and g (tests/ask_questions_heldout_g.py: written blind
+for the tagger trained on templates + dev/A-F, scored once:
+eval/results/bench_ask_tagger_heldout_g.txt; the run stops with a message while
+a set's module is absent).
 The rules read with the built-in catalog's Lexicon, as `ask` does with its
 index's.
 
@@ -62,7 +66,7 @@ from agent.pipeline import load_backend  # noqa: E402
 from agent.training.tagger import load_question_sets  # noqa: E402
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-SETS = ("dev", "a", "b", "c", "d", "e", "f")
+SETS = ("dev", "a", "b", "c", "d", "e", "f", "g")
 
 
 class Replay:
