@@ -340,7 +340,7 @@ class Templates:
         close = self.pick(["", "", "", "?", "?", " please", ", thanks", " for me", "!", " asap", "."])
         extras: list[Part] = []
         if intent == "forecast":
-            p = self.products(1, 2) if r() < 0.25 else self.products(1, 1)
+            p = self.products(2, 4) if r() < 0.08 else self.products(1, 2) if r() < 0.25 else self.products(1, 1)
             verb = self.pick(["forecast", "predict", "project", "estimate", "how many", "how much", "what will",
                               "expected sales of", "demand for", "sales outlook for", "what are the numbers for",
                               "give me a forecast for", "what should we expect for", "guess", "how is",
