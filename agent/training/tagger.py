@@ -362,6 +362,7 @@ class Templates:
                  (self.pick(["week-by-week ", "weekly ", "daily ", "monthly ", "store-level ", "unit ", "per-week "]),
                   None), *p, (self.pick([" numbers", " figures", " forecast", " projections", " counts"]), None)],
                 [(self.pick(["fcst ", "fcst for ", "proj ", "forecast: "]), None), *p],
+                p[:1],  # a product's name alone asks for its forecast ("orange juice")
                 [(self.pick(["give me a ", "i need a ", "what is the ", "run a ", "a ", "the ", ""]), None),
                  self.horizon_adjective(),
                  (self.pick([" forecast for ", " outlook on ", " outlook for ", " projection for ", " demand for ",
