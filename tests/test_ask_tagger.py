@@ -97,26 +97,13 @@ ISSUE_14 = [
 ]
 
 
-# A bare product name is in no template and no seen set, so the intent a head gives it is its seed's guess: this
-# fixture's heads of seeds 0 and 1 read "orange juice" as forecast (0.65) and compare (0.75), together compare
-# (0.50); the shipped 20261201-200845 compare (0.73), 20261201-211650 forecast (0.90). `ask` forecasts a
-# comparison of one product anyway (run.py, with a note). What would fix it: bare names in the templates.
-BARE = "orange juice"
-
-
 def test_the_issues_questions_read_right_through_the_tagger(tagger: Tagger) -> None:
+    """All of them, "orange juice" included: a product's name alone is a template class (before it was, each
+    seed guessed its intent: forecast or compare)."""
     lexicon = catalog_lexicon()
     for question, want in ISSUE_14:
-        if question != BARE:
-            query = understand(question, None, lexicon, tagger=tagger).query
-            assert {name: getattr(query, name) for name in want} == want, question
-
-
-@pytest.mark.xfail(reason="a bare product name's intent is each seed's guess (BARE above)", strict=False)
-def test_a_bare_product_name_is_a_forecast(tagger: Tagger) -> None:
-    want = dict(ISSUE_14)[BARE]
-    query = understand(BARE, None, catalog_lexicon(), tagger=tagger).query
-    assert {name: getattr(query, name) for name in want} == want
+        query = understand(question, None, lexicon, tagger=tagger).query
+        assert {name: getattr(query, name) for name in want} == want, question
 
 
 def test_a_reloaded_tagger_reads_the_same_and_threads_read_alike(tagger_root: Path, tagger: Tagger) -> None:
