@@ -24,6 +24,11 @@ class Case(NamedTuple):
     extra: dict[str, Any] = {}
 
 
+# A case's `extra` where the question names its measure ("in dollars"; "units").
+REVENUE = {"measure": "revenue"}
+UNITS = {"measure": "quantity"}
+
+
 CASES: list[Case] = [
     # plain forecasts, paraphrased
     Case("how many bagels will sell in the next 4 weeks?", "forecast", ["bagels"], 4),

@@ -75,10 +75,7 @@ message; the first score stands as the blind measure either way.
 
 from __future__ import annotations
 
-from ask_questions import Case
-
-REVENUE = {"measure": "revenue"}
-UNITS = {"measure": "quantity"}
+from ask_questions import REVENUE, UNITS, Case
 
 HELDOUT_F: list[Case] = [
     # forecast (40)
