@@ -22,7 +22,7 @@ from agent.ask import ask
 from agent.ask import run as ask_run
 from agent.ask.llm_parse import understand
 from agent.ask.query import MAX_HORIZON, MAX_PRODUCTS
-from agent.ask.rules import normalize, parse, span_value
+from agent.ask.rules import normalize, parse, span_value, trim_level_word
 from agent.ask.tagger import MAX_HEADS, TAGS, Tagged, Tagger, combine, list_taggers, newest, query_from_tags
 from agent.cli import app as cli
 from agent.data import load_builtin
@@ -277,6 +277,28 @@ def test_a_value_the_rules_read_from_untagged_words_is_kept() -> None:
     tagged = Tagged(words=words, tags=tags, intent="reorder", intent_probability=0.9, measure="quantity")
     query = combine(tagged, parse(question))
     assert (query.horizon, query.lead_time) == (None, 2)
+
+
+def test_the_same_number_elsewhere_is_no_overlap_and_a_price_is_no_stock() -> None:
+    """Set G's misses, after its one blind score: the rules' "lead time 1 wk" shares the number 1 with the tagged
+    service level "[1 time in 50]" but not its place; "down to 2.79" is a price, not 2.79 on hand; "a price of two
+    forty-nine" is $2.49; a report subject loses its misspelled level word."""
+    question = "how much rice to order so we run out 1 time in 50? lead time 1 wk"
+    words = normalize(question).replace("?", " ?").split()
+    tags = ["O"] * len(words)
+    where = {w: i for i, w in enumerate(words) if w in ("rice", "run", "lead")}
+    tags[where["rice"]] = "B-product"
+    tags[where["run"] + 2:where["run"] + 6] = ["B-service_level"] + ["I-service_level"] * 3
+    tags[where["lead"]:where["lead"] + 4] = ["B-lead_time"] + ["I-lead_time"] * 3
+    query = combine(Tagged(words=words, tags=tags, intent="reorder", intent_probability=0.9, measure="quantity"),
+                    parse(question))
+    assert (query.service_level, query.lead_time) == (0.98, 1)
+    assert parse("mark cola down to 2.79").query.model_dump(include={"price", "on_hand"}) == {
+        "price": 2.79, "on_hand": None}
+    assert parse("we're down to 8, reorder milk").query.on_hand == 8
+    assert parse("simulate a price of two forty-nine on salsa").query.price == 2.49
+    assert parse("what is the price of 2 20 packs").query.price == 2.0  # a count of packs is no spoken price
+    assert trim_level_word("nutrition departmnet") == "nutrition" and trim_level_word("dept") == "dept"
 
 
 def test_a_value_the_rules_read_inside_a_product_span_is_cut_out_and_kept() -> None:

@@ -216,7 +216,7 @@ _PATTERNS = {
                           rf"(?:on hand|in stock|left|in (?:the )?(?:back(?: ?room)?|stock ?room|storage|warehouse))\b"
                           rf"(?: on the shel(?:f|ves))?|\b(?:have|holding|hold|got)\s+{NUMBER}\s+units?\b"
                           # "we're down to 8", "we have 60 tubs of ...": stock owned, with or without its unit
-                          rf"|\bdown to {NUMBER}\b|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"
+                          rf"|\bdown to (\d+)\b(?!\.\d)|\b(?:have|holding|hold|got)\s+{NUMBER}\b(?!\s*(?:%|days?|weeks?))"
                           # shorthand: "soh 75", "on hand: 40"
                           rf"|\b(?:soh|on hand)\s*[:=]?\s*{NUMBER}\b"),
     "nothing_on_hand": re.compile(r"\b(?:none|nothing)\s+(?:on hand|in stock|left)\b"),
@@ -273,11 +273,15 @@ def normalize(question: str) -> str:
     text = re.sub(r"\b(?:a|1) buck(?: and)? (\d{1,2})\b(?! cents?\b)", lambda m: f"$1.{int(m.group(1)):02d}", text)
     text = re.sub(r"\b(\d+) bucks(?: and)? (\d{2})\b(?! cents?\b)", r"$\1.\2", text)
     text = re.sub(r"\b(?:a|1) buck\b", "$1", text)
+    text = _SPOKEN_PRICE.sub(r"\1 $\2.\3", text)
     text = _UNIT_TYPO.sub(lambda m: m.group(1) + _unit_word(m.group(2)), text)
     text = _NEXT_TYPO.sub(lambda m: (misspelling(m.group(1), _NEXT_WORDS) or m.group(1)) + m.group(2), text)
     return re.sub(r"\ban? (day|week|month|quarter|year)\b", r"1 \1", text)
 
 
+# Spoken prices after a price cue: "a price of two forty-nine" ("2 49"), "priced at three-fifty" ("3-50").
+_SPOKEN_PRICE = re.compile(r"\b(priced?(?: of| to| at)?|costs?|charg(?:e|ing)) (\d{1,2})[ -]([1-9]\d)\b"
+                           r"(?![.%]|\s*(?:packs?|pk|ct|count|oz|lbs?|cans?|bottles?)\b)")
 _SHORTHAND = {"qtrs?": "quarter", "rpt": "report", "qty": "quantity", "whatif": "what if"}
 _UNIT_WORDS = ("day", "days", "week", "weeks", "month", "months", "quarter", "quarters", "year", "years", "fortnight")
 # A misspelled period after a number or "next": "next wek", "3 weks", "a mnth".
@@ -514,6 +518,17 @@ def _trim_framing_end(words: list[str], lexicon: Lexicon) -> list[str]:
     while len(words) > 1 and lexicon.framing(words[-1]) and not lexicon.has_phrase(words[-2:], abbreviated=False):
         words.pop()
     return words
+
+
+LEVEL_WORDS = ("department", "dept", "category", "aisle", "section")
+
+
+def trim_level_word(text: str) -> str:
+    """A report subject without the word naming its level at its end, misspelled or not ("nutrition departmnet")."""
+    words = text.split()
+    if len(words) > 1 and (words[-1] in LEVEL_WORDS or misspelling(words[-1], LEVEL_WORDS)):
+        words.pop()
+    return " ".join(words)
 
 
 def trim_question_words(text: str, lexicon: Lexicon | None = None) -> str:
