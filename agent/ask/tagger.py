@@ -247,6 +247,11 @@ def combine(tagged: Tagged, rules: RuleParse, lexicon: Lexicon | None = None) ->
 _CUED = ("lead_time", "service_level", "on_hand")
 
 
+def occurrences(needle: list[str], words: list[str]) -> list[int]:
+    """Every place where the run of words `needle` starts in `words`."""
+    return [i for i in range(len(words) - len(needle) + 1) if words[i:i + len(needle)] == needle]
+
+
 def _overlap(literal: str, tagged: Tagged, name: str) -> bool:
     """Whether the rules read field `name` from the words the tagger read it from: they share the amount, at the
     same place ("lead time 2 weeks" and "2 weeks"; a word when there is no number: "next month"), not another
@@ -256,7 +261,7 @@ def _overlap(literal: str, tagged: Tagged, name: str) -> bool:
     amounts = ([k for k, w in enumerate(said) if re.search(r"\d", w)]
                or [k for k, w in enumerate(said) if re.search(r"[a-z]", w)])
     where = found[0] if (found := tagged.read(name)) else (tagged.ranges(name) or [range(0)])[0]
-    starts = [i for i in range(len(tagged.words) - len(said) + 1) if tagged.words[i:i + len(said)] == said]
+    starts = occurrences(said, tagged.words)
     if not starts:  # the literal's words are not the tagger's words (a rules rewrite): compare the amounts
         return bool({said[k] for k in amounts} & set(tagged.words[where.start:where.stop]))
     return any(i + k in where for i in starts for k in amounts)
@@ -266,8 +271,7 @@ def _untagged(literal: str, tagged: Tagged) -> bool:
     """Whether the words of the rules' `literal` are in the question with no tag at all (the tagger saw nothing
     there, not another field or a product)."""
     said = WORD.findall(literal)
-    return any(tagged.words[i:i + len(said)] == said and set(tagged.tags[i:i + len(said)]) == {"O"}
-               for i in range(len(tagged.words) - len(said) + 1))
+    return any(set(tagged.tags[i:i + len(said)]) == {"O"} for i in occurrences(said, tagged.words))
 
 
 class Tagger:

@@ -57,7 +57,7 @@ from pydantic import BaseModel, Field
 
 from agent.ask.query import INTENTS
 from agent.ask.rules import Lexicon, bounded, normalize, parse, span_value
-from agent.ask.tagger import MAX_HEADS, MEASURES, TAGS, VALUE_FIELDS, WORD, Tagger, TaggerConfig
+from agent.ask.tagger import MAX_HEADS, MEASURES, TAGS, VALUE_FIELDS, WORD, Tagger, TaggerConfig, occurrences
 from agent.training.regression import ENCODER_ID
 
 if TYPE_CHECKING:
@@ -109,11 +109,9 @@ def load_question_sets(folder: Path, names: Iterable[str]) -> dict[str, list[Any
 
 
 def _locate(needle: list[str], hay: list[str], taken: set[int]) -> range | None:
-    for start in range(len(hay) - len(needle) + 1):
-        where = range(start, start + len(needle))
-        if hay[start:start + len(needle)] == needle and not taken & set(where):
-            return where
-    return None
+    """The first place of `needle` in `hay` that overlaps no word already `taken`."""
+    places = (range(start, start + len(needle)) for start in occurrences(needle, hay))
+    return next((where for where in places if not taken & set(where)), None)
 
 
 def _value_span(name: str, want: object, hay: list[str], taken: set[int], hint: str | None) -> range | None:
